@@ -1,0 +1,66 @@
+"""The echo handler of the legacy Tornado documentation, served by tornado_ws_compat.
+
+The handler class is the seed's, unchanged but for Python 3's ``print``; only the import line
+differs from a Tornado program. Run ``python examples/echo.py [--port 8888]`` and open
+http://localhost:8888/ : the page's script (the seed's) says "You said: Hello, world".
+"""
+
+import argparse
+
+from tornado_ws_compat import ioloop, web, websocket
+
+
+class EchoWebSocket(websocket.WebSocketHandler):
+    def open(self):
+        print("WebSocket opened")
+
+    def on_message(self, message):
+        self.write_message("You said: " + message)
+
+    def on_close(self):
+        print("WebSocket closed")
+
+
+PAGE = """<!doctype html>
+<html>
+<head><meta charset="utf-8"><title>Echo</title></head>
+<body>
+<p>Messages from the server:</p>
+<ul id="log"></ul>
+<script>
+var ws = new WebSocket("ws://" + location.host + "/websocket");
+ws.onopen = function() {
+   ws.send("Hello, world");
+};
+ws.onmessage = function (evt) {
+   var item = document.createElement("li");
+   item.textContent = evt.data;
+   document.getElementById("log").appendChild(item);
+};
+</script>
+</body>
+</html>
+"""
+
+
+class IndexHandler(web.RequestHandler):
+    def get(self):
+        self.write(PAGE)
+
+
+def make_app():
+    return web.Application([(r"/", IndexHandler), (r"/websocket", EchoWebSocket)])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8888, help="0 picks a free port")
+    parser.add_argument("--address", default="", help="interface to bind (default: all)")
+    args = parser.parse_args()
+    server = make_app().listen(args.port, args.address)
+    print(f"Echo server listening on http://localhost:{server.port}/", flush=True)
+    ioloop.IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,462 @@
+"""One server-side WebSocket: frames in, handler hooks, frames out (RFC 6455, RFC 7692).
+
+The hot path is synchronous. aiohttp's frame reader parses what the socket delivered and hands
+each message to :class:`_Inbox`, which calls ``handler.on_message`` at once; ``write_message``
+writes the frame to the transport at once. No task, future or queue is involved per message
+while hooks are plain functions.
+
+When a hook returns an awaitable (a coroutine ``open``, ``on_message`` or ``on_pong``), the
+inbox is *held*: later messages wait in aiohttp's bounded queue, which pauses reading from the
+socket when it fills (backpressure), and are delivered in order after the awaitable finishes.
+This is Tornado's rule: no message before ``open`` returns, one ``on_message`` at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import sys
+import zlib
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+from aiohttp.http_websocket import WebSocketError as ReaderError
+from aiohttp.http_websocket import WSMsgType
+from aiohttp.streams import EofStream
+
+from tornado_ws_compat.errors import WebSocketClosedError
+from tornado_ws_compat.lifecycle import CloseAction, Lifecycle, PingSchedule, WebSocketParams
+from tornado_ws_compat.log import gen_log
+
+if TYPE_CHECKING:
+    from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
+
+    from tornado_ws_compat.extensions import DeflateAgreement
+    from tornado_ws_compat.websocket import WebSocketHandler
+
+__all__ = ["DEFAULT_MAX_WRITE_BUFFER", "ServerConnection"]
+
+_TEXT: Final = WSMsgType.TEXT
+_BINARY: Final = WSMsgType.BINARY
+_PING: Final = WSMsgType.PING
+_PONG: Final = WSMsgType.PONG
+_CLOSE: Final = WSMsgType.CLOSE
+
+_OP_TEXT: Final = 0x1
+_OP_BINARY: Final = 0x2
+_OP_CLOSE: Final = 0x8
+_OP_PING: Final = 0x9
+_OP_PONG: Final = 0xA
+_RSV1: Final = 0x40  # RFC 7692 section 6: "Per-Message Compressed" bit
+
+_PACK_SHORT = struct.Struct("!BB").pack
+_PACK_MEDIUM = struct.Struct("!BBH").pack
+_PACK_LONG = struct.Struct("!BBQ").pack
+# Payloads above this size are written separately instead of copied behind the header.
+_COPY_LIMIT: Final = 4096
+# Messages aiohttp's queue may hold while a coroutine hook runs, before reading pauses.
+_INBOX_LIMIT: Final = 64 * 1024
+#: Bytes a connection may have waiting in its socket buffer before it is dropped: the peer
+#: is not reading. Writers that await ``write_message`` are throttled long before this.
+DEFAULT_MAX_WRITE_BUFFER: Final = 64 * 1024 * 1024
+# Tornado's default compression level for permessage-deflate (GZipContentEncoding.GZIP_LEVEL).
+_DEFAULT_COMPRESSION_LEVEL: Final = 6
+_DEFAULT_MEM_LEVEL: Final = 8
+
+
+def _frame_header(first_byte: int, length: int) -> bytes:
+    """RFC 6455 section 5.2 header of a server frame (never masked)."""
+    if length < 126:
+        return _PACK_SHORT(first_byte, length)
+    if length < 65536:
+        return _PACK_MEDIUM(first_byte, 126, length)
+    return _PACK_LONG(first_byte, 127, length)
+
+
+class _Inbox(WebSocketDataQueue):
+    """aiohttp's message queue, short-circuited: messages go straight to the connection.
+
+    Only while the connection is held do messages take the queue's own (bounded) path.
+    """
+
+    connection: ServerConnection
+
+    def feed_data(self, data: Any, size: int) -> None:
+        connection = self.connection
+        if connection.held:
+            WebSocketDataQueue.feed_data(self, data, size)
+        else:
+            connection.dispatch(data)
+
+    def feed_eof(self) -> None:
+        WebSocketDataQueue.feed_eof(self)
+        connection = self.connection
+        if not connection.held:
+            connection.finalize()
+
+    def set_exception(self, exc: BaseException, exc_cause: BaseException | None = None) -> None:
+        WebSocketDataQueue.set_exception(self, exc)
+        connection = self.connection
+        if not connection.held:
+            connection.fail(exc)
+
+
+class _Compressor:
+    """permessage-deflate for outgoing messages (RFC 7692 section 7.2.1)."""
+
+    __slots__ = ("_level", "_mem_level", "_reset", "_wbits", "_zlib")
+
+    def __init__(self, agreement: DeflateAgreement, options: dict[str, Any]) -> None:
+        self._level = int(options.get("compression_level", _DEFAULT_COMPRESSION_LEVEL))
+        self._mem_level = int(options.get("mem_level", _DEFAULT_MEM_LEVEL))
+        self._wbits = agreement.server_max_window_bits
+        self._reset = agreement.server_no_context_takeover
+        self._zlib = self._new()
+
+    def _new(self) -> Any:
+        return zlib.compressobj(self._level, zlib.DEFLATED, -self._wbits, self._mem_level)
+
+    def compress(self, data: bytes) -> bytes:
+        compressor = self._new() if self._reset else self._zlib
+        out: bytes = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        # Section 7.2.1: drop the 0x00 0x00 0xff 0xff tail of the sync flush.
+        return out[:-4] if out.endswith(b"\x00\x00\xff\xff") else out
+
+
+class ServerConnection:
+    """The ``ws_connection`` of a :class:`~tornado_ws_compat.websocket.WebSocketHandler`.
+
+    Method names follow Tornado's ``WebSocketProtocol13``.
+    """
+
+    def __init__(
+        self,
+        handler: WebSocketHandler,
+        protocol: AiohttpProtocol,
+        transport: asyncio.Transport,
+        params: WebSocketParams,
+        agreement: DeflateAgreement | None,
+        selected_subprotocol: str | None,
+        max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+    ) -> None:
+        self.handler = handler
+        self.params = params
+        self.lifecycle = Lifecycle()
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.held = True
+        self._protocol = protocol
+        self._transport = transport
+        self._loop = asyncio.get_running_loop()
+        self._selected_subprotocol = selected_subprotocol
+        self._max_write_buffer = max_write_buffer
+        self._compressed = agreement is not None
+        self._compressor = (
+            _Compressor(agreement, params.compression_options or {}) if agreement else None
+        )
+        self._inbox = _Inbox(protocol, _INBOX_LIMIT, loop=self._loop)
+        self._inbox.connection = self
+        # One more than the limit: Tornado accepts a message of exactly max_message_size,
+        # aiohttp's reader refuses sizes >= its limit (checked on the frame header, before
+        # any payload is buffered).
+        self.reader = WebSocketReader(
+            self._inbox, params.max_message_size + 1, compress=self._compressed, decode_text=True
+        )
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._flushed: asyncio.Future[None] = self._loop.create_future()
+        self._flushed.set_result(None)
+        self._flush_waiter: asyncio.Future[None] | None = None
+        self._pending_pong: bytes | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._ping = PingSchedule(params.ping_interval, params.ping_timeout)
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Every byte left in the socket buffer pauses writing, so that resume_writing
+        # means "all flushed": the signal write_message's future resolves on.
+        transport.set_write_buffer_limits(high=0)
+        self.lifecycle.opened()
+        # Tornado starts pinging right after the 101, before open() runs.
+        if self._ping.enabled:
+            self._ping_timer = self._loop.call_at(
+                self._ping.first_deadline(self._loop.time()), self._send_ping
+            )
+
+    # ---- the handler-facing API (Tornado's WebSocketProtocol names) ----
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        return self._selected_subprotocol
+
+    @property
+    def closed(self) -> asyncio.Future[None]:
+        """Resolves once the socket is gone and ``on_close`` has run."""
+        return self._closed
+
+    def is_closing(self) -> bool:
+        return self.lifecycle.is_closing() or self._transport.is_closing()
+
+    def write_message(self, message: str | bytes, binary: bool = False) -> asyncio.Future[None]:
+        """Write one data frame now; the future resolves when the socket buffer is empty."""
+        if self.lifecycle.is_closing() or self._transport.is_closing():
+            raise WebSocketClosedError()
+        # Tornado: the opcode follows ``binary`` only; str is sent as UTF-8 either way.
+        data = message.encode("utf-8") if isinstance(message, str) else message
+        first_byte = 0x80 | (_OP_BINARY if binary else _OP_TEXT)
+        if self._compressor is not None:
+            data = self._compressor.compress(data)
+            first_byte |= _RSV1
+        return self._write_frame(first_byte, data)
+
+    def write_ping(self, data: bytes) -> None:
+        if len(data) > 125:
+            raise ValueError("control frame payloads may not exceed 125 bytes")
+        self._write_frame(0x80 | _OP_PING, data)
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start (or complete) the closing handshake (RFC 6455 section 7.1.2)."""
+        action, payload = self.lifecycle.local_close(code, reason)
+        self._apply(action, payload)
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a closing handshake (Tornado's ``_abort``)."""
+        self._apply(self.lifecycle.abort(), b"")
+
+    def set_nodelay(self, value: bool) -> None:
+        import socket
+
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
+
+    async def run(self) -> None:
+        """Deliver what arrived during ``open``, then serve until the connection is gone."""
+        await self._drain()
+        await asyncio.shield(self._closed)
+
+    # ---- inbound: called by _Inbox from the transport's data_received ----
+
+    def dispatch(self, message: Any) -> None:
+        """Deliver one parsed message; hold the inbox if a hook returned an awaitable."""
+        result = self._deliver(message)
+        if result is not None:
+            self.held = True
+            self._spawn(self._finish_hook(result))
+
+    def _deliver(self, message: Any) -> Any:
+        """Run the hook for one message; return its awaitable if the next must wait for it.
+
+        Tornado awaits coroutine ``on_message`` and ``on_pong`` before reading on; a
+        coroutine ``on_ping`` runs on its own.
+        """
+        kind = message[0]
+        if kind is _TEXT or kind is _BINARY:
+            if self.lifecycle.client_terminated:
+                return None  # after the peer's close frame or an abort, nothing is delivered
+            data = message[1]
+            if self._compressed and len(data) > self.params.max_message_size:
+                self.fail(ReaderError(1009, "message too big after decompression"))
+                return None
+            try:
+                return self.handler.on_message(data)
+            except Exception:
+                self._hook_failed()
+                return None
+        if kind is _PING:
+            self._send_pong(message[1])
+            try:
+                result = self.handler.on_ping(message[1])
+            except Exception:
+                self._hook_failed()
+                return None
+            if result is not None:
+                self._spawn(self._guard(result))
+            return None
+        if kind is _PONG:
+            self._ping.pong_received()
+            try:
+                return self.handler.on_pong(message[1])
+            except Exception:
+                self._hook_failed()
+                return None
+        if kind is _CLOSE:
+            self._peer_closed(message[1], message[2])
+        return None
+
+    def fail(self, exc: BaseException) -> None:
+        """The reader found a protocol violation: close with its code and drop the socket.
+
+        RFC 6455 section 7.1.7 ("Fail the WebSocket Connection"); Tornado sends 1009 for
+        oversized messages the same way (close frame, then abort).
+        """
+        code = exc.code if isinstance(exc, ReaderError) else 1002
+        gen_log.debug("WebSocket protocol error from %s: %s", self._peer(), exc)
+        if not self.lifecycle.server_terminated and not self._transport.is_closing():
+            self.lifecycle.server_terminated = True
+            reason = "message too big" if code == 1009 else None
+            payload = struct.pack("!H", code) + (reason.encode() if reason else b"")
+            self._write_control(0x80 | _OP_CLOSE, payload)
+        self.abort()
+
+    def finalize(self) -> None:
+        """The socket is gone: run ``on_close`` once and release everything."""
+        self._cancel_timers()
+        if self._flush_waiter is not None and not self._flush_waiter.done():
+            self._flush_waiter.set_exception(WebSocketClosedError())
+            self._flush_waiter.exception()  # an unawaited failed write is not logged
+        if self.lifecycle.connection_lost():
+            try:
+                self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+            except Exception:
+                self.handler.log_exception(*sys.exc_info())
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    # ---- internals ----
+
+    def _peer(self) -> str:
+        return str(self.handler.request.remote_ip)
+
+    def _peer_closed(self, code: int, reason: str) -> None:
+        # aiohttp reports an empty close payload as code 0; Tornado exposes None then.
+        peer_code = code or None
+        peer_reason = reason if code else None
+        self.close_code, self.close_reason = peer_code, peer_reason
+        action, payload = self.lifecycle.peer_close(peer_code, peer_reason)
+        self._apply(action, payload)
+
+    def _apply(self, action: CloseAction, payload: bytes) -> None:
+        if action & CloseAction.SEND_CLOSE and not self._transport.is_closing():
+            self._write_control(0x80 | _OP_CLOSE, payload)
+        if action & CloseAction.DROP:
+            self._cancel_timers()
+            self._transport.close()
+        elif action & CloseAction.WAIT_FOR_PEER and self._close_timer is None:
+            self._close_timer = self._loop.call_later(self.params.close_timeout, self.abort)
+        if action is not CloseAction.NONE and self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._close_timer, self._ping_timer):
+            if timer is not None:
+                timer.cancel()
+        self._close_timer = self._ping_timer = None
+
+    def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
+        transport = self._transport
+        length = len(data)
+        if transport.get_write_buffer_size() + length > self._max_write_buffer:
+            gen_log.warning(
+                "WebSocket to %s: %d bytes not read by the peer; closing the connection",
+                self._peer(),
+                transport.get_write_buffer_size(),
+            )
+            self.abort()
+            raise WebSocketClosedError()
+        if length > _COPY_LIMIT:
+            transport.write(_frame_header(first_byte, length))
+            transport.write(data)
+        else:
+            transport.write(_frame_header(first_byte, length) + data)
+        if not transport.get_write_buffer_size():
+            return self._flushed
+        return self._flush_future()
+
+    def _write_control(self, first_byte: int, payload: bytes) -> None:
+        try:
+            self._write_frame(first_byte, payload)
+        except WebSocketClosedError:
+            pass
+
+    def _flush_future(self) -> asyncio.Future[None]:
+        waiter = self._flush_waiter
+        if waiter is None or waiter.done():
+            waiter = self._flush_waiter = self._loop.create_future()
+            task = self._loop.create_task(self._wait_flushed(waiter))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return waiter
+
+    async def _wait_flushed(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            await self._protocol._drain_helper()
+        except (ConnectionError, RuntimeError):
+            if not waiter.done():
+                waiter.set_exception(WebSocketClosedError())
+                waiter.exception()
+            return
+        if not waiter.done():
+            waiter.set_result(None)
+        if self._pending_pong is not None:
+            data, self._pending_pong = self._pending_pong, None
+            self._send_pong(data)
+
+    def _send_pong(self, data: bytes) -> None:
+        # RFC 6455 section 5.5.3: when pongs are not being read, answering only the most
+        # recent ping is allowed; so one pong waits at most while the buffer drains.
+        if self.lifecycle.server_terminated or self._transport.is_closing():
+            return
+        if self._transport.get_write_buffer_size():
+            self._pending_pong = data
+            self._flush_future()
+            return
+        self._write_control(0x80 | _OP_PONG, data)
+
+    def _send_ping(self) -> None:
+        self._ping_timer = None
+        if self.is_closing():
+            return
+        check_at = self._ping.ping_sent(self._loop.time())
+        self._write_control(0x80 | _OP_PING, b"")
+        self._ping_timer = self._loop.call_at(check_at, self._check_pong)
+
+    def _check_pong(self) -> None:
+        self._ping_timer = None
+        timed_out, next_ping = self._ping.check(self._loop.time())
+        if timed_out:
+            # Tornado 6.5+: close with the default code and this reason.
+            self.close(reason="ping timed out")
+            return
+        self._ping_timer = self._loop.call_at(next_ping, self._send_ping)
+
+    def _hook_failed(self) -> None:
+        # Tornado's _run_callback: log through the handler, then abort the connection.
+        self.handler.log_exception(*sys.exc_info())
+        self.abort()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, awaitable: Any) -> None:
+        try:
+            await awaitable
+        except (Exception, asyncio.CancelledError):
+            self._hook_failed()
+
+    async def _finish_hook(self, awaitable: Any) -> None:
+        await self._guard(awaitable)
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Deliver held messages in order, then let new ones through directly."""
+        inbox = self._inbox
+        while True:
+            if not inbox._buffer and not inbox.is_eof():
+                self.held = False
+                return
+            try:
+                message = await inbox.read()
+            except EofStream:
+                self.finalize()
+                return
+            except Exception as exc:
+                # The reader failed: nothing more will be parsed; the socket's end (which
+                # fail() brings about) finalizes the connection directly.
+                self.held = False
+                self.fail(exc)
+                return
+            result = self._deliver(message)
+            if result is not None:
+                await self._guard(result)

@@ -1,0 +1,322 @@
+"""HTTP on aiohttp's low-level server: requests to handlers, responses and upgrades back.
+
+aiohttp parses HTTP/1.1; this module turns each request into an ``HTTPServerRequest``, runs the
+matching handler's ``_execute`` (Tornado's order of checks), and sends what the handler wrote:
+a plain response, a streamed one, or a 101 followed by a :class:`ServerConnection`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_server import Server
+from multidict import CIMultiDict
+
+from tornado_ws_compat._engine.connection import DEFAULT_MAX_WRITE_BUFFER, ServerConnection
+from tornado_ws_compat.errors import WebSocketClosedError
+from tornado_ws_compat.extensions import negotiate_deflate
+from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, headers_from_pairs
+from tornado_ws_compat.log import app_log, gen_log
+
+if TYPE_CHECKING:
+    from tornado_ws_compat.lifecycle import WebSocketParams
+    from tornado_ws_compat.web import Application, RequestHandler
+    from tornado_ws_compat.websocket import WebSocketHandler
+
+__all__ = ["EngineServer"]
+
+#: Largest request body read into memory (Tornado's HTTPServer ``max_body_size`` is 100 MiB;
+#: the pages beside a socket need far less).
+DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
+#: Largest request line plus headers (aiohttp's limits: 8 KiB per line and per field).
+DEFAULT_MAX_HEADER_SIZE = 8190
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class _UpgradeResponse(web.StreamResponse):
+    # As aiohttp's WebSocketResponse: a 101 has no body, so no length or chunking.
+    _length_check = False
+
+
+def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
+    return CIMultiDict(headers.get_all())
+
+
+class _RequestConnection:
+    """The engine's side of one request: implements ``httputil.RequestConnection``."""
+
+    def __init__(self, server: EngineServer, request: BaseRequest) -> None:
+        self._server = server
+        self._request = request
+        self._loop = asyncio.get_running_loop()
+        self.response: web.StreamResponse | None = None
+        self._stream: web.StreamResponse | None = None
+        self._last_write: asyncio.Future[None] | None = None
+        self.finished: asyncio.Future[None] = self._loop.create_future()
+        self.handler: RequestHandler | None = None
+        self.websocket: ServerConnection | None = None
+
+    def write(
+        self, status: int, reason: str, headers: HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> asyncio.Future[None]:
+        if finishing and self._stream is None and self._last_write is None:
+            self.response = web.Response(
+                status=status, reason=reason, headers=_aiohttp_headers(headers), body=chunk
+            )
+            done: asyncio.Future[None] = self._loop.create_future()
+            done.set_result(None)
+            self._finish()
+            return done
+        previous = self._last_write
+        task = self._loop.create_task(
+            self._write_stream(previous, status, reason, headers, chunk, finishing)
+        )
+        self._last_write = task
+        if finishing:
+            task.add_done_callback(lambda _: self._finish())
+        return task
+
+    async def _write_stream(
+        self,
+        previous: asyncio.Future[None] | None,
+        status: int,
+        reason: str,
+        headers: HTTPHeaders,
+        chunk: bytes,
+        finishing: bool,
+    ) -> None:
+        if previous is not None:
+            await previous
+        try:
+            if self._stream is None:
+                self._stream = web.StreamResponse(
+                    status=status, reason=reason, headers=_aiohttp_headers(headers)
+                )
+                await self._stream.prepare(self._request)
+                self.response = self._stream
+            if chunk:
+                await self._stream.write(chunk)
+            if finishing:
+                await self._stream.write_eof()
+        except (ConnectionError, RuntimeError) as exc:
+            raise WebSocketClosedError() from exc
+
+    def _finish(self) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def connection_lost(self) -> None:
+        """The client went away before the response finished (long-lived requests)."""
+        self._finish()
+        handler = self.handler
+        if handler is not None and self.websocket is None:
+            try:
+                handler.on_connection_close()
+            except Exception:
+                app_log.error("Exception in on_connection_close", exc_info=True)
+
+    async def accept_websocket(
+        self, handler: WebSocketHandler, headers: HTTPHeaders, params: WebSocketParams
+    ) -> ServerConnection:
+        request = self._request
+        agreement = None
+        if params.compression_options is not None:
+            agreement = negotiate_deflate(request.headers.get("Sec-WebSocket-Extensions"))
+            if agreement is not None:
+                headers["Sec-WebSocket-Extensions"] = agreement.response
+        response = _UpgradeResponse(status=101, headers=_aiohttp_headers(headers))
+        response.force_close()
+        await response.prepare(request)
+        protocol = request.protocol
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            raise WebSocketClosedError()
+        self.response = response
+        connection = ServerConnection(
+            handler,
+            protocol,
+            transport,
+            params,
+            agreement,
+            headers.get("Sec-WebSocket-Protocol"),
+            max_write_buffer=self._server.max_write_buffer,
+        )
+        self.websocket = connection
+        self._server.websockets.add(connection)
+        protocol.set_parser(connection.reader)
+        protocol.keep_alive(False)
+        self._finish()
+        return connection
+
+    def set_nodelay(self, value: bool) -> None:
+        transport = self._request.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
+
+
+class _Server(Server):
+    """aiohttp's server, told when a connection ends so the handler can be too."""
+
+    def __init__(self, engine: EngineServer, **kwargs: Any) -> None:
+        super().__init__(engine.handle, request_factory=self._make_limited_request, **kwargs)
+        self.engine = engine
+
+    def _make_limited_request(
+        self,
+        message: Any,
+        payload: Any,
+        protocol: AiohttpProtocol,
+        writer: Any,
+        task: asyncio.Task[None],
+    ) -> BaseRequest:
+        # aiohttp's default body limit is 1 MiB; ours is the engine's max_body_size.
+        return BaseRequest(
+            message,
+            payload,
+            protocol,
+            writer,
+            task,
+            self._loop,
+            client_max_size=self.engine.max_body_size,
+        )
+
+    def connection_lost(self, handler: AiohttpProtocol, exc: BaseException | None = None) -> None:
+        super().connection_lost(handler, exc)
+        pending = self.engine.pending.pop(handler, None)
+        if pending is not None:
+            pending.connection_lost()
+
+
+class EngineServer:
+    """Serves one :class:`~tornado_ws_compat.web.Application` on listening sockets."""
+
+    def __init__(
+        self,
+        application: Application,
+        *,
+        xheaders: bool = False,
+        trusted_downstream: Iterable[str] = (),
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+    ) -> None:
+        self.application = application
+        self.xheaders = xheaders
+        self.trusted_downstream = set(trusted_downstream)
+        self.max_body_size = max_body_size
+        self.max_write_buffer = max_write_buffer
+        self.websockets: set[ServerConnection] = set()
+        self.pending: dict[AiohttpProtocol, _RequestConnection] = {}
+        self.shutting_down = False
+        self._server_options: dict[str, Any] = {
+            "access_log": None,
+            "max_line_size": max_header_size,
+            "max_field_size": max_header_size,
+        }
+        self._server: _Server | None = None
+        self._listeners: list[asyncio.Server] = []
+
+    async def start(
+        self, sockets: Iterable[socket.socket], ssl_context: ssl.SSLContext | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = _Server(self, loop=loop, **self._server_options)
+        for sock in sockets:
+            listener = await loop.create_server(self._server, sock=sock, ssl=ssl_context)
+            self._listeners.append(listener)
+
+    async def handle(self, aio_request: BaseRequest) -> web.StreamResponse:
+        """aiohttp's request handler: one request, one Tornado-style handler."""
+        if self.shutting_down:
+            return web.Response(status=503, text="Server is shutting down")
+        request_connection = _RequestConnection(self, aio_request)
+        peer = aio_request.transport.get_extra_info("peername") if aio_request.transport else None
+        body = b""
+        if aio_request.method in _BODY_METHODS and aio_request.can_read_body:
+            try:
+                body = await aio_request.read()
+            except web.HTTPException as exc:
+                return exc
+        version = aio_request.version
+        request = HTTPServerRequest(
+            method=aio_request.method,
+            uri=aio_request.raw_path,
+            version=f"HTTP/{version.major}.{version.minor}",
+            headers=headers_from_pairs(
+                (name.decode("latin1"), value.decode("latin1"))
+                for name, value in aio_request.raw_headers
+            ),
+            body=body,
+            connection=request_connection,
+            remote_ip=peer[0] if isinstance(peer, tuple) else None,
+            protocol="https" if aio_request.secure else "http",
+            xheaders=self.xheaders,
+            trusted_downstream=self.trusted_downstream,
+        )
+        application = self.application
+        try:
+            handler_class, kwargs, args, path_kwargs = application.find_handler(request)
+            handler = handler_class(application, request, **kwargs)
+        except Exception:
+            app_log.error("Uncaught exception %s %s", request.method, request.uri, exc_info=True)
+            return web.Response(status=500, text="Internal Server Error")
+        request_connection.handler = handler
+        protocol = aio_request.protocol
+        self.pending[protocol] = request_connection
+        try:
+            await handler._execute(*args, **path_kwargs)
+            if not request_connection.finished.done():
+                await request_connection.finished  # a handler that finishes later (no auto-finish)
+            if request_connection._last_write is not None:
+                await request_connection._last_write
+        except WebSocketClosedError:
+            pass
+        finally:
+            self.pending.pop(protocol, None)
+            if request_connection.websocket is not None:
+                self.websockets.discard(request_connection.websocket)
+        response = request_connection.response
+        if response is None:
+            gen_log.error("Handler %r produced no response", handler)
+            return web.Response(status=500, text="Internal Server Error")
+        return response
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        return [sock for listener in self._listeners for sock in (listener.sockets or ())]
+
+    def stop_accepting(self) -> None:
+        for listener in self._listeners:
+            listener.close()
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop accepting; close each WebSocket with 1001; wait up to ``timeout``; drop the rest.
+
+        New requests meanwhile are answered 503 (RFC 6455 section 7.4.1: 1001 "going away").
+        """
+        self.shutting_down = True
+        self.stop_accepting()
+        for connection in list(self.websockets):
+            if not connection.is_closing():
+                connection.close(1001, "going away")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiters = [c.closed for c in self.websockets]
+        waiters += [p.finished for p in self.pending.values()]
+        pending = [w for w in waiters if not w.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+        for connection in list(self.websockets):
+            connection.abort()
+        if self._server is not None:
+            await self._server.shutdown(max(0.0, deadline - loop.time()))
+        for listener in self._listeners:
+            await listener.wait_closed()

@@ -1,0 +1,315 @@
+"""The request object a handler sees (``handler.request``), as ``tornado.httputil``.
+
+Nothing here performs I/O: the engine builds an :class:`HTTPServerRequest` from what it parsed
+and hands it a connection object that implements :class:`RequestConnection`.
+"""
+
+from __future__ import annotations
+
+import http.cookies
+import ipaddress
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tornado_ws_compat.lifecycle import WebSocketParams
+
+__all__ = [
+    "HTTPHeaders",
+    "HTTPServerRequest",
+    "RequestConnection",
+    "WebSocketChannel",
+    "parse_cookie",
+]
+
+
+def _normalize_header(name: str) -> str:
+    """Map a header name to ``Http-Header-Case``, as Tornado stores header names."""
+    return "-".join(word.capitalize() for word in name.split("-"))
+
+
+class HTTPHeaders(MutableMapping[str, str]):
+    """A case-insensitive dict of headers that keeps every value of a repeated header.
+
+    ``headers[name]`` joins repeated values with ``,``; ``get_list(name)`` returns them all.
+    """
+
+    def __init__(self, *args: Any, **kwargs: str) -> None:
+        self._values: dict[str, list[str]] = {}
+        if len(args) == 1 and not kwargs and isinstance(args[0], HTTPHeaders):
+            for name, value in args[0].get_all():
+                self.add(name, value)
+        else:
+            self.update(*args, **kwargs)
+
+    def add(self, name: str, value: str) -> None:
+        """Add a value for ``name`` without replacing earlier ones."""
+        self._values.setdefault(_normalize_header(name), []).append(value)
+
+    def get_list(self, name: str) -> list[str]:
+        """All values of ``name``, in arrival order (an empty list when absent)."""
+        return list(self._values.get(_normalize_header(name), []))
+
+    def get_all(self) -> Iterator[tuple[str, str]]:
+        """Every ``(name, value)`` pair, repeated headers once per value."""
+        for name, values in self._values.items():
+            for value in values:
+                yield name, value
+
+    def __getitem__(self, name: str) -> str:
+        return ",".join(self._values[_normalize_header(name)])
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._values[_normalize_header(name)] = [value]
+
+    def __delitem__(self, name: str) -> None:
+        del self._values[_normalize_header(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _normalize_header(name) in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def copy(self) -> HTTPHeaders:
+        return HTTPHeaders(self)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({dict(self.get_all())!r})"
+
+
+def _unquote_cookie(value: str) -> str:
+    """Undo the double quotes and backslash escapes of a cookie value (RFC 6265 4.1.1)."""
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value
+    body = value[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\" and i + 1 < len(body):
+            octal = body[i + 1 : i + 4]
+            if len(octal) == 3 and all(c in "01234567" for c in octal):
+                out.append(chr(int(octal, 8)))
+                i += 4
+                continue
+            out.append(body[i + 1])
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def parse_cookie(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header the way browsers and Tornado 4.4.2+ do (not RFC-strict)."""
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        key, sep, val = chunk.partition("=")
+        if not sep:
+            key, val = "", chunk  # a value without a name, as browsers send it
+        key, val = key.strip(), val.strip()
+        if key or val:
+            cookies[key] = _unquote_cookie(val)
+    return cookies
+
+
+def _parse_qs(query: str) -> dict[str, list[bytes]]:
+    """Parse a query string into ``{name: [raw bytes values]}``, keeping blank values."""
+    result: dict[str, list[bytes]] = {}
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, encoding="latin1")
+    for name, value in pairs:
+        result.setdefault(name, []).append(value.encode("latin1"))
+    return result
+
+
+def _is_valid_ip(candidate: str) -> bool:
+    try:
+        ipaddress.ip_address(candidate.strip())
+    except ValueError:
+        return False
+    return True
+
+
+class WebSocketChannel(Protocol):
+    """What ``WebSocketHandler`` needs from an accepted connection (``handler.ws_connection``).
+
+    The method names are those of Tornado's ``WebSocketProtocol`` so that code reaching into
+    ``ws_connection`` keeps working.
+    """
+
+    close_code: int | None
+    close_reason: str | None
+
+    @property
+    def selected_subprotocol(self) -> str | None: ...
+
+    def write_message(self, message: str | bytes, binary: bool = False) -> Any: ...
+
+    def write_ping(self, data: bytes) -> None: ...
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def abort(self) -> None: ...
+
+    def set_nodelay(self, value: bool) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+class RequestConnection(Protocol):
+    """The engine's side of one request: where a handler's response goes."""
+
+    def write(
+        self,
+        status: int,
+        reason: str,
+        headers: HTTPHeaders,
+        chunk: bytes,
+        finishing: bool,
+    ) -> Any:
+        """Send headers (first call only) and a chunk; ``finishing`` ends the response."""
+
+    def accept_websocket(
+        self,
+        handler: Any,
+        headers: HTTPHeaders,
+        params: WebSocketParams,
+    ) -> Any:
+        """Answer 101 with ``headers`` and return an awaitable of the `WebSocketChannel`."""
+
+    def set_nodelay(self, value: bool) -> None:
+        """Set TCP_NODELAY on the connection's socket."""
+
+
+class HTTPServerRequest:
+    """A single HTTP request, with Tornado's attribute names.
+
+    ``remote_ip`` and ``protocol`` honour ``X-Real-Ip``/``X-Forwarded-For`` and
+    ``X-Scheme``/``X-Forwarded-Proto`` only when the server runs with ``xheaders=True``
+    (Tornado's ``HTTPServer`` rules, including ``trusted_downstream``).
+    """
+
+    path: str
+    query: str
+
+    def __init__(
+        self,
+        method: str = "GET",
+        uri: str = "/",
+        version: str = "HTTP/1.1",
+        headers: HTTPHeaders | None = None,
+        body: bytes = b"",
+        host: str | None = None,
+        connection: RequestConnection | None = None,
+        remote_ip: str | None = None,
+        protocol: str = "http",
+        xheaders: bool = False,
+        trusted_downstream: Iterable[str] = (),
+    ) -> None:
+        self.method = method
+        self.uri = uri
+        self.version = version
+        self.headers = headers if headers is not None else HTTPHeaders()
+        self.body = body
+        self.connection = connection
+        self.remote_ip = remote_ip
+        self.protocol = protocol
+        if xheaders:
+            self._apply_xheaders(set(trusted_downstream))
+        self.host = host or self.headers.get("Host") or "127.0.0.1"
+        self.host_name = _split_host_and_port(self.host.lower())[0]
+        self.path, _, self.query = uri.partition("?")
+        self.query_arguments = _parse_qs(self.query)
+        self.body_arguments: dict[str, list[bytes]] = {}
+        self.files: dict[str, list[Any]] = {}
+        content_type = self.headers.get("Content-Type", "")
+        if body and content_type.startswith("application/x-www-form-urlencoded"):
+            self.body_arguments = _parse_qs(body.decode("latin1"))
+        self.arguments = merged_arguments(self.query_arguments, self.body_arguments)
+        self._start_time = time.time()
+        self._finish_time: float | None = None
+        self._cookies: http.cookies.SimpleCookie | None = None
+
+    def _apply_xheaders(self, trusted_downstream: set[str]) -> None:
+        # Same precedence as tornado.httpserver._HTTPRequestContext._apply_xheaders (6.x):
+        # the last X-Forwarded-For hop that is not a trusted proxy, overridden by X-Real-Ip.
+        ip = self.headers.get("X-Forwarded-For", self.remote_ip or "")
+        for candidate in (part.strip() for part in reversed(ip.split(","))):
+            ip = candidate
+            if candidate not in trusted_downstream:
+                break
+        ip = self.headers.get("X-Real-Ip", ip)
+        if _is_valid_ip(ip):
+            self.remote_ip = ip.strip()
+        scheme = self.headers.get("X-Scheme", self.headers.get("X-Forwarded-Proto", ""))
+        scheme = scheme.split(",")[-1].strip()
+        if scheme in ("http", "https"):
+            self.protocol = scheme
+
+    @property
+    def cookies(self) -> http.cookies.SimpleCookie:
+        """The request's cookies as ``http.cookies.Morsel`` objects; odd names are dropped."""
+        if self._cookies is None:
+            self._cookies = http.cookies.SimpleCookie()
+            if "Cookie" in self.headers:
+                for name, value in parse_cookie(self.headers["Cookie"]).items():
+                    try:
+                        self._cookies[name] = value
+                    except http.cookies.CookieError:
+                        pass
+        return self._cookies
+
+    def full_url(self) -> str:
+        """The whole URL: ``protocol://host/uri``."""
+        return f"{self.protocol}://{self.host}{self.uri}"
+
+    def request_time(self) -> float:
+        """Seconds since the request started, or its duration once it finished."""
+        end = self._finish_time if self._finish_time is not None else time.time()
+        return end - self._start_time
+
+    def _finish(self) -> None:
+        if self._finish_time is None:
+            self._finish_time = time.time()
+
+    def __repr__(self) -> str:
+        attrs = ("protocol", "host", "method", "uri", "version", "remote_ip")
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in attrs)
+        return f"{self.__class__.__name__}({args})"
+
+
+def _split_host_and_port(netloc: str) -> tuple[str, int | None]:
+    """Split ``host:port`` (IPv6 literals in brackets), as tornado.httputil.split_host_and_port."""
+    if netloc.startswith("["):
+        host, _, rest = netloc[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif netloc.count(":") == 1:
+        host, _, port = netloc.partition(":")
+    else:
+        host, port = netloc, ""
+    return host, int(port) if port.isdigit() else None
+
+
+def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> HTTPHeaders:
+    """Build :class:`HTTPHeaders` from ``(name, value)`` pairs, repeated names kept."""
+    headers = HTTPHeaders()
+    for name, value in pairs:
+        headers.add(name, value)
+    return headers
+
+
+def merged_arguments(*sources: Mapping[str, list[bytes]]) -> dict[str, list[bytes]]:
+    """Merge argument dicts, values of the same name concatenated in order."""
+    merged: dict[str, list[bytes]] = {}
+    for source in sources:
+        for name, values in source.items():
+            merged.setdefault(name, []).extend(values)
+    return merged

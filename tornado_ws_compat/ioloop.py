@@ -1,0 +1,511 @@
+"""Tornado's ``IOLoop`` and ``PeriodicCallback`` over asyncio (stdlib only).
+
+Behaviour follows ``tornado.ioloop`` and ``tornado.platform.asyncio`` of Tornado 6.6.1: an
+`IOLoop` is a thin view of one asyncio event loop, and there is exactly one per asyncio loop.
+When no loop exists, `IOLoop.current` creates one, on uvloop when it is importable, unless the
+environment variable ``TORNADO_WS_COMPAT_NO_UVLOOP`` is set to a value other than ``0``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime
+import functools
+import inspect
+import math
+import numbers
+import os
+import random
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, TypeVar, cast, overload
+
+from tornado_ws_compat.log import app_log
+
+__all__ = ["IOLoop", "PeriodicCallback"]
+
+_T = TypeVar("_T")
+_F = TypeVar("_F", bound="asyncio.Future[Any] | concurrent.futures.Future[Any]")
+
+# Set to anything but ``""``/``"0"`` to create plain asyncio loops instead of uvloop's.
+_NO_UVLOOP_ENV = "TORNADO_WS_COMPAT_NO_UVLOOP"
+
+
+class _Cancellable(Protocol):
+    def cancel(self) -> object: ...
+
+
+# One IOLoop per asyncio loop. Values hold their loop only weakly (unless they created it), so
+# an entry goes away with its loop.
+_ioloops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IOLoop] = (
+    weakref.WeakKeyDictionary()
+)
+_ioloops_lock = threading.Lock()
+
+
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    if os.environ.get(_NO_UVLOOP_ENV, "") in ("", "0"):
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def _thread_event_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop set for this thread with ``asyncio.set_event_loop``, without creating one."""
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)  # asyncio's (and uvloop's) default policy
+    if local is not None and hasattr(local, "_loop"):
+        loop = local._loop
+    else:
+        try:
+            loop = policy.get_event_loop()
+        except RuntimeError:
+            return None
+    if not isinstance(loop, asyncio.AbstractEventLoop) or loop.is_closed():
+        return None
+    return loop
+
+
+def _bind(callback: Callable[..., object], args: Any, kwargs: Any) -> Callable[[], object]:
+    return functools.partial(callback, *args, **kwargs) if args or kwargs else callback
+
+
+class IOLoop:
+    """Tornado's ``IOLoop`` API over one asyncio event loop (attribute `asyncio_loop`).
+
+    ``IOLoop()`` creates a new asyncio loop and makes it current, as ``AsyncIOLoop`` in Tornado
+    6.3+; ``IOLoop(loop)`` wraps an existing one. Prefer `IOLoop.current`.
+    """
+
+    # Event masks of ``add_handler`` in Tornado, kept for code that refers to them.
+    NONE = 0
+    READ = 0x001
+    WRITE = 0x004
+    ERROR = 0x018
+
+    def __init__(
+        self,
+        asyncio_loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        make_current: bool = True,
+    ) -> None:
+        owned = asyncio_loop is None
+        loop = _new_event_loop() if asyncio_loop is None else asyncio_loop
+        self._attach(loop, owned)
+        if IOLoop._register(loop, self) is not self:
+            if owned:
+                loop.close()
+            raise RuntimeError(f"an IOLoop already wraps asyncio loop {loop!r}")
+        if make_current:
+            asyncio.set_event_loop(loop)
+
+    def _attach(self, loop: asyncio.AbstractEventLoop, owned: bool) -> None:
+        self._loop_ref = weakref.ref(loop)
+        # A loop we created has no other owner; a strong reference keeps it alive.
+        self._owned_loop = loop if owned else None
+        # Tasks started for callbacks that returned awaitables (asyncio keeps weak references).
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    @staticmethod
+    def _register(loop: asyncio.AbstractEventLoop, ioloop: IOLoop) -> IOLoop:
+        with _ioloops_lock:
+            for closed in [other for other in _ioloops if other.is_closed()]:
+                _ioloops.pop(closed, None)
+            return _ioloops.setdefault(loop, ioloop)
+
+    @staticmethod
+    def _wrap(loop: asyncio.AbstractEventLoop, owned: bool) -> IOLoop:
+        ioloop = IOLoop.__new__(IOLoop)
+        ioloop._attach(loop, owned)
+        return IOLoop._register(loop, ioloop)
+
+    @property
+    def asyncio_loop(self) -> asyncio.AbstractEventLoop:
+        """The asyncio event loop this IOLoop runs on."""
+        loop = self._loop_ref()
+        if loop is None:
+            raise RuntimeError("the asyncio loop of this IOLoop no longer exists")
+        return loop
+
+    # -- current loop ------------------------------------------------------------------------
+
+    @overload
+    @staticmethod
+    def current() -> IOLoop: ...
+
+    @overload
+    @staticmethod
+    def current(instance: Literal[True]) -> IOLoop: ...
+
+    @overload
+    @staticmethod
+    def current(instance: bool) -> IOLoop | None: ...
+
+    @staticmethod
+    def current(instance: bool = True) -> IOLoop | None:
+        """The IOLoop of the running asyncio loop, else of the thread's current loop.
+
+        With neither, creates and sets a new loop (uvloop's when available) if ``instance`` is
+        true, else returns None. As Tornado 6.6.1, ``instance=False`` never creates an IOLoop,
+        not even for a running asyncio loop. A closed thread loop counts as none.
+        """
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            loop = _thread_event_loop()
+            if loop is None:
+                if not instance:
+                    return None
+                loop = _new_event_loop()
+                asyncio.set_event_loop(loop)
+                return IOLoop._wrap(loop, owned=True)
+        ioloop = _ioloops.get(loop)
+        if ioloop is None and instance:
+            ioloop = IOLoop._wrap(loop, owned=False)
+        return ioloop
+
+    @staticmethod
+    def instance() -> IOLoop:
+        """Alias for `current` (Tornado 5.0)."""
+        return IOLoop.current()
+
+    def make_current(self) -> None:
+        """Set this loop as the thread's asyncio loop (deprecated since Tornado 6.2)."""
+        warnings.warn(
+            "make_current is deprecated; start the event loop first",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        asyncio.set_event_loop(self.asyncio_loop)
+
+    def install(self) -> None:
+        """Alias for `make_current` (Tornado 5.0)."""
+        self.make_current()
+
+    @staticmethod
+    def clear_current() -> None:
+        """Unset the thread's asyncio loop (deprecated since Tornado 6.2).
+
+        No effect inside a running loop; the next `current` outside one creates a new loop.
+        """
+        warnings.warn("clear_current is deprecated", DeprecationWarning, stacklevel=2)
+        if asyncio._get_running_loop() is None:
+            asyncio.set_event_loop(None)
+
+    @staticmethod
+    def clear_instance() -> None:
+        """Alias for `clear_current` (Tornado 5.0)."""
+        IOLoop.clear_current()
+
+    # -- running -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the loop until `stop` is called."""
+        self.asyncio_loop.run_forever()
+
+    def stop(self) -> None:
+        """Stop the loop after the current iteration; from any thread.
+
+        If the loop is not running, the next `start` returns at once (Tornado 6.6.1).
+        """
+        loop = self._loop_ref()
+        if loop is None:
+            return
+        if asyncio._get_running_loop() is loop:
+            loop.stop()
+            return
+        try:
+            loop.call_soon_threadsafe(loop.stop)
+        except RuntimeError:  # the loop is closed: nothing to stop
+            pass
+
+    def close(self, all_fds: bool = False) -> None:
+        """Close the stopped asyncio loop. ``all_fds`` is accepted and ignored.
+
+        This class has no ``add_handler``, so there are no registered descriptors to close.
+        """
+        loop = self.asyncio_loop
+        if loop.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        with _ioloops_lock:
+            if _ioloops.get(loop) is self:
+                del _ioloops[loop]
+        loop.close()
+
+    def run_sync(self, func: Callable[[], object], timeout: float | None = None) -> Any:
+        """Run the loop until ``func``'s result is ready and return it.
+
+        ``func`` may return an awaitable or a plain value; Tornado 4.3+ raises
+        ``BadYieldError`` for a plain value other than None, we return it. After ``timeout``
+        seconds the awaitable is cancelled and TimeoutError raised (Tornado 5.0/6.2).
+        """
+
+        async def run() -> Any:
+            result = func()
+            if isinstance(result, concurrent.futures.Future):
+                result = asyncio.wrap_future(result)
+            if not inspect.isawaitable(result):
+                return result
+            if timeout is None:
+                return await result
+            deadline = asyncio.timeout(timeout)
+            try:
+                async with deadline:
+                    return await result
+            except TimeoutError:
+                if deadline.expired():
+                    raise TimeoutError(f"Operation timed out after {timeout} seconds") from None
+                raise
+
+        coro = run()
+        try:
+            return self.asyncio_loop.run_until_complete(coro)
+        except BaseException:
+            if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                coro.close()  # the loop refused to run it (closed, or already running)
+            raise
+
+    # -- time and timeouts -------------------------------------------------------------------
+
+    def time(self) -> float:
+        """The IOLoop clock: ``time.time()``, as in Tornado 6.6.1 (not ``loop.time()``).
+
+        Deadlines given to `add_timeout`/`call_at` are in this clock and turned into delays at
+        once, so legacy ``add_timeout(time.time() + 5, ...)`` keeps working.
+        """
+        return time.time()
+
+    def add_timeout(
+        self,
+        deadline: float | datetime.timedelta,
+        callback: Callable[..., object],
+        *args: Any,
+        **kwargs: Any,
+    ) -> object:
+        """Run ``callback(*args, **kwargs)`` at ``deadline``: a `time` value or a timedelta.
+
+        Returns a handle for `remove_timeout`.
+        """
+        if isinstance(deadline, numbers.Real):
+            return self.call_at(float(deadline), callback, *args, **kwargs)
+        if isinstance(deadline, datetime.timedelta):
+            return self.call_later(deadline.total_seconds(), callback, *args, **kwargs)
+        raise TypeError(f"Unsupported deadline {deadline!r}")
+
+    def call_later(
+        self, delay: float, callback: Callable[..., object], *args: Any, **kwargs: Any
+    ) -> object:
+        """Run ``callback(*args, **kwargs)`` after ``delay`` seconds (Tornado 4.0)."""
+        return self.asyncio_loop.call_later(
+            max(0.0, delay), self._run_callback, _bind(callback, args, kwargs)
+        )
+
+    def call_at(
+        self, when: float, callback: Callable[..., object], *args: Any, **kwargs: Any
+    ) -> object:
+        """Run ``callback(*args, **kwargs)`` at ``when``, in `time` units (Tornado 4.0)."""
+        return self.call_later(when - self.time(), callback, *args, **kwargs)
+
+    def remove_timeout(self, timeout: object) -> None:
+        """Cancel a pending timeout; harmless if it already ran."""
+        cast(_Cancellable, timeout).cancel()
+
+    # -- callbacks ---------------------------------------------------------------------------
+
+    def add_callback(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Call ``callback(*args, **kwargs)`` on the next iteration; safe from any thread.
+
+        Silently dropped if the loop is closed (Tornado 6.6.1).
+        """
+        try:
+            loop = self.asyncio_loop
+            if asyncio._get_running_loop() is loop:
+                loop.call_soon(self._run_callback, _bind(callback, args, kwargs))
+            else:
+                loop.call_soon_threadsafe(self._run_callback, _bind(callback, args, kwargs))
+        except RuntimeError:  # the loop is closed or gone
+            pass
+
+    def add_callback_from_signal(
+        self, callback: Callable[..., object], *args: Any, **kwargs: Any
+    ) -> None:
+        """Like `add_callback` (deprecated since Tornado 6.4)."""
+        warnings.warn("add_callback_from_signal is deprecated", DeprecationWarning, stacklevel=2)
+        try:
+            self.asyncio_loop.call_soon_threadsafe(
+                self._run_callback, _bind(callback, args, kwargs)
+            )
+        except RuntimeError:
+            pass
+
+    def spawn_callback(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Same as `add_callback` (Tornado 6.0)."""
+        self.add_callback(callback, *args, **kwargs)
+
+    def add_future(self, future: _F, callback: Callable[[_F], object]) -> None:
+        """Call ``callback(future)`` on this loop once ``future`` is done.
+
+        Accepts asyncio and ``concurrent.futures`` futures, as Tornado 6.6.1.
+        """
+        if asyncio.isfuture(future):
+            future.add_done_callback(
+                lambda _: self._run_callback(functools.partial(callback, future))
+            )
+        elif isinstance(future, concurrent.futures.Future):
+            future.add_done_callback(lambda _: self.add_callback(callback, future))
+        else:
+            raise TypeError(f"expected a Future, got {future!r}")
+
+    def run_in_executor(
+        self,
+        executor: concurrent.futures.Executor | None,
+        func: Callable[..., _T],
+        *args: Any,
+    ) -> asyncio.Future[_T]:
+        """Run ``func(*args)`` in ``executor`` (None: the default one) (Tornado 5.0)."""
+        return self.asyncio_loop.run_in_executor(executor, func, *args)
+
+    def set_default_executor(self, executor: concurrent.futures.Executor) -> None:
+        """Set the executor `run_in_executor` uses for None (Tornado 5.0)."""
+        self.asyncio_loop.set_default_executor(executor)
+
+    def _run_callback(self, callback: Callable[[], object]) -> None:
+        # Tornado 6.0: errors are logged, cancellation is not; an awaitable result is run.
+        try:
+            result = callback()
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            app_log.error("Exception in callback %r", callback, exc_info=True)
+            return
+        if result is None:
+            return
+        future: asyncio.Future[Any]
+        if isinstance(result, concurrent.futures.Future):
+            future = asyncio.wrap_future(result, loop=self.asyncio_loop)
+        elif asyncio.isfuture(result):
+            future = result
+        elif inspect.isawaitable(result):
+            future = asyncio.ensure_future(result, loop=self.asyncio_loop)
+        else:
+            return  # other return values are ignored, as by Tornado
+        self._tasks.add(future)
+        future.add_done_callback(functools.partial(self._callback_done, callback))
+
+    def _callback_done(self, callback: Callable[[], object], future: asyncio.Future[Any]) -> None:
+        self._tasks.discard(future)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            app_log.error("Exception in callback %r", callback, exc_info=error)
+
+
+class PeriodicCallback:
+    """Call ``callback`` every ``callback_time`` milliseconds (or a timedelta, Tornado 6.2).
+
+    The period runs from the start of one call to the start of the next; calls missed
+    because a call took too long are skipped, so the schedule does not drift. A callback that
+    returns an awaitable is awaited before the next call is scheduled (Tornado 6.2). ``jitter``
+    varies each period randomly by up to ``jitter * callback_time`` (Tornado 5.1). Errors are
+    logged on ``tornado.application`` and the timer continues. Call `start` to begin.
+    """
+
+    io_loop: IOLoop
+
+    def __init__(
+        self,
+        callback: Callable[[], object],
+        callback_time: datetime.timedelta | float,
+        jitter: float = 0,
+    ) -> None:
+        if isinstance(callback_time, datetime.timedelta):
+            callback_time = callback_time / datetime.timedelta(milliseconds=1)
+        if not callback_time > 0:
+            raise ValueError("Periodic callback must have a positive callback_time")
+        self.callback = callback
+        self.callback_time = callback_time
+        self.jitter = jitter
+        self._running = False
+        self._next_timeout = 0.0
+        self._timeout: _Cancellable | None = None
+        self._pending: asyncio.Future[Any] | None = None
+        # Bumped by start() and stop(), so a call still running from an earlier start()
+        # does not schedule a second chain of calls.
+        self._generation = 0
+
+    def start(self) -> None:
+        """Start the timer on the current IOLoop; no effect if it is running."""
+        if self._running:
+            return
+        self.io_loop = IOLoop.current()
+        self._running = True
+        self._generation += 1
+        self._next_timeout = self.io_loop.time()
+        self._schedule_next()
+
+    def stop(self) -> None:
+        """Stop the timer. A call in progress finishes but is not followed by another."""
+        self._running = False
+        self._generation += 1
+        if self._timeout is not None:
+            self._timeout.cancel()
+            self._timeout = None
+
+    def is_running(self) -> bool:
+        """True between `start` and `stop` (Tornado 4.1)."""
+        return self._running
+
+    def _run(self, generation: int) -> None:
+        self._timeout = None
+        if not self._running or generation != self._generation:
+            return
+        try:
+            result = self.callback()
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            app_log.error("Exception in callback %r", self.callback, exc_info=True)
+        else:
+            if result is not None and inspect.isawaitable(result):
+                self._pending = asyncio.ensure_future(result)
+                self._pending.add_done_callback(functools.partial(self._finished, generation))
+                return
+        self._schedule_next()
+
+    def _finished(self, generation: int, future: asyncio.Future[Any]) -> None:
+        self._pending = None
+        if not future.cancelled():
+            error = future.exception()
+            if error is not None:
+                app_log.error("Exception in callback %r", self.callback, exc_info=error)
+        if generation == self._generation:
+            self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        if not self._running:
+            return
+        now = self.io_loop.time()
+        self._update_next(now)
+        self._timeout = self.io_loop.asyncio_loop.call_later(
+            max(0.0, self._next_timeout - now), self._run, self._generation
+        )
+
+    def _update_next(self, current_time: float) -> None:
+        period = self.callback_time / 1000.0
+        if self.jitter:
+            period *= 1 + self.jitter * (random.random() - 0.5)
+        if self._next_timeout <= current_time:
+            # Due or late: the first multiple of the period after now (Tornado 6.6.1).
+            missed = math.floor((current_time - self._next_timeout) / period)
+            self._next_timeout += (missed + 1) * period
+        else:
+            # time() went backwards: still advance by one period (Tornado 6.6.1).
+            self._next_timeout += period

@@ -1,0 +1,1035 @@
+"""Tornado's ``tornado.web`` surface: Application, routes, RequestHandler, HTTPError.
+
+RequestHandler covers what a WebSocket handshake uses (arguments, cookies, signed cookies,
+``current_user``, ``prepare``, headers sent with the 101) and what the plain pages beside a
+socket need (``get``/``post``, ``write``, ``redirect``, errors, static files). Templates are out
+of scope: ``render`` raises an error that says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import email.utils
+import functools
+import hashlib
+import http.cookies
+import inspect
+import mimetypes
+import os
+import re
+import sys
+import traceback
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from http import HTTPStatus
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from tornado_ws_compat import __version__, escape, signing
+from tornado_ws_compat.errors import ConfigurationError, HTTPError
+from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
+from tornado_ws_compat.log import access_log, app_log, gen_log
+from tornado_ws_compat.settings import DEFAULTS, validate_settings
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = [
+    "Application",
+    "ErrorHandler",
+    "Finish",
+    "HTTPError",
+    "MissingArgumentError",
+    "RedirectHandler",
+    "RequestHandler",
+    "StaticFileHandler",
+    "URLSpec",
+    "authenticated",
+    "url",
+]
+
+_ARG_DEFAULT: Any = object()
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_SERVER_HEADER = f"tornado_ws_compat/{__version__}"
+_REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]+")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class MissingArgumentError(HTTPError):
+    """A required argument is missing: answered with 400 (Tornado 3.1+)."""
+
+    def __init__(self, arg_name: str) -> None:
+        super().__init__(400, f"Missing argument {arg_name}")
+        self.arg_name = arg_name
+
+
+class Finish(Exception):
+    """Raise to end the request with ``finish(*args)`` and no error (Tornado 3.1+)."""
+
+
+def _reason_for(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _format_http_date(when: float | datetime.datetime | tuple[Any, ...]) -> str:
+    if isinstance(when, datetime.datetime):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        stamp = when.timestamp()
+    elif isinstance(when, tuple):
+        stamp = float(__import__("calendar").timegm(when))
+    else:
+        stamp = float(when)
+    return email.utils.formatdate(stamp, usegmt=True)
+
+
+class RequestHandler:
+    """Base class for HTTP request handlers (``tornado.web.RequestHandler``)."""
+
+    SUPPORTED_METHODS: tuple[str, ...] = (
+        "GET",
+        "HEAD",
+        "POST",
+        "DELETE",
+        "PATCH",
+        "PUT",
+        "OPTIONS",
+    )
+
+    path_args: list[str]
+    path_kwargs: dict[str, str]
+
+    def __init__(
+        self, application: Application, request: HTTPServerRequest, **kwargs: Any
+    ) -> None:
+        self.application = application
+        self.request = request
+        self._headers_written = False
+        self._finished = False
+        self._auto_finish = True
+        self.path_args = []
+        self.path_kwargs = {}
+        self.clear()
+        self.initialize(**kwargs)
+
+    def _initialize(self) -> None:
+        pass
+
+    initialize: Callable[..., None] = _initialize
+    """Hook for subclass initialization; receives the route's kwargs."""
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """An alias for ``self.application.settings``."""
+        return self.application.settings
+
+    # HTTP methods: the defaults answer 405, as Tornado's.
+    def _unimplemented_method(self, *args: str, **kwargs: str) -> Awaitable[None] | None:
+        raise HTTPError(405)
+
+    head: Callable[..., Awaitable[None] | None] = _unimplemented_method
+    get: Callable[..., Awaitable[None] | None] = _unimplemented_method
+    post: Callable[..., Awaitable[None] | None] = _unimplemented_method
+    delete: Callable[..., Awaitable[None] | None] = _unimplemented_method
+    patch: Callable[..., Awaitable[None] | None] = _unimplemented_method
+    put: Callable[..., Awaitable[None] | None] = _unimplemented_method
+    options: Callable[..., Awaitable[None] | None] = _unimplemented_method
+
+    def prepare(self) -> Awaitable[None] | None:
+        """Called before ``get``/``post``/...; may be a coroutine; may ``finish`` early."""
+        return None
+
+    def on_finish(self) -> None:
+        """Called after the response has been sent."""
+
+    def on_connection_close(self) -> None:
+        """Called when the client closes the connection (long-lived requests)."""
+
+    # Response headers and status.
+    def clear(self) -> None:
+        """Reset headers and body to their defaults (status 200, ``text/html``)."""
+        self._headers = HTTPHeaders(
+            {
+                "Server": _SERVER_HEADER,
+                "Content-Type": "text/html; charset=UTF-8",
+                "Date": _format_http_date(datetime.datetime.now(datetime.UTC)),
+            }
+        )
+        self.set_default_headers()
+        self._write_buffer: list[bytes] = []
+        self._status_code = 200
+        self._reason = "OK"
+
+    def set_default_headers(self) -> None:
+        """Override to set headers on every response, the 101 of a WebSocket included."""
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        """Set the status code; ``reason`` replaces the standard phrase if well-formed."""
+        self._status_code = status_code
+        if reason is not None:
+            # Tornado 6.5: a reason that is not a valid reason-phrase (or holds '<') is
+            # replaced rather than sent, as a guard against header and HTML injection.
+            if "<" in reason or not _REASON_PHRASE.fullmatch(reason):
+                reason = "Unknown"
+            self._reason = reason
+        else:
+            self._reason = _reason_for(status_code)
+
+    def get_status(self) -> int:
+        return self._status_code
+
+    def set_header(self, name: str, value: Any) -> None:
+        self._headers[name] = self._convert_header_value(value)
+
+    def add_header(self, name: str, value: Any) -> None:
+        self._headers.add(name, self._convert_header_value(value))
+
+    def clear_header(self, name: str) -> None:
+        if name in self._headers:
+            del self._headers[name]
+
+    def _convert_header_value(self, value: Any) -> str:
+        if isinstance(value, bytes):
+            text = value.decode("latin1")
+        elif isinstance(value, str):
+            text = value
+        elif isinstance(value, int):
+            return str(value)
+        elif isinstance(value, datetime.datetime):
+            return _format_http_date(value)
+        else:
+            raise TypeError(f"Unsupported header value {value!r}")
+        if re.search(r"[\x00-\x1f]", text):
+            raise ValueError(f"Unsafe header value {text!r}")
+        return text
+
+    # Arguments.
+    def get_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
+        """The last value of argument ``name`` from the query or body; 400 if required."""
+        return self._get_argument(name, default, self.request.arguments, strip)
+
+    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
+        assert isinstance(strip, bool)
+        return self._get_arguments(name, self.request.arguments, strip)
+
+    def get_query_argument(
+        self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True
+    ) -> Any:
+        return self._get_argument(name, default, self.request.query_arguments, strip)
+
+    def get_query_arguments(self, name: str, strip: bool = True) -> list[str]:
+        return self._get_arguments(name, self.request.query_arguments, strip)
+
+    def get_body_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
+        return self._get_argument(name, default, self.request.body_arguments, strip)
+
+    def get_body_arguments(self, name: str, strip: bool = True) -> list[str]:
+        return self._get_arguments(name, self.request.body_arguments, strip)
+
+    def _get_argument(
+        self, name: str, default: Any, source: dict[str, list[bytes]], strip: bool
+    ) -> Any:
+        values = self._get_arguments(name, source, strip)
+        if not values:
+            if default is _ARG_DEFAULT:
+                raise MissingArgumentError(name)
+            return default
+        return values[-1]
+
+    def _get_arguments(self, name: str, source: dict[str, list[bytes]], strip: bool) -> list[str]:
+        values = []
+        for raw in source.get(name, []):
+            value = self.decode_argument(raw, name=name)
+            if isinstance(value, str):
+                value = _CONTROL_CHARS.sub(" ", value)
+            if strip:
+                value = value.strip()
+            values.append(value)
+        return values
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """Decode an argument (already percent-decoded) from UTF-8; 400 if invalid."""
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPError(
+                400, "Invalid unicode in {}: {!r}".format(name or "url", value[:40])
+            ) from None
+
+    # Cookies.
+    @property
+    def cookies(self) -> http.cookies.SimpleCookie:
+        """An alias for ``self.request.cookies``."""
+        return self.request.cookies
+
+    def get_cookie(self, name: str, default: str | None = None) -> str | None:
+        if name in self.request.cookies:
+            return self.request.cookies[name].value
+        return default
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        domain: str | None = None,
+        expires: float | tuple[Any, ...] | datetime.datetime | None = None,
+        path: str = "/",
+        expires_days: float | None = None,
+        *,
+        max_age: int | None = None,
+        httponly: bool = False,
+        secure: bool = False,
+        samesite: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Queue a ``Set-Cookie`` header; it goes out with the response (or the 101)."""
+        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        if re.search(r"[\x00-\x20]", text):
+            raise ValueError(f"Invalid cookie {name!r}: {text!r}")
+        for attr_name, attr_value in (
+            ("name", name),
+            ("domain", domain),
+            ("path", path),
+            ("samesite", samesite),
+        ):
+            if attr_value is not None and re.search(r"[\x00-\x20\x3b\x7f]", attr_value):
+                raise http.cookies.CookieError(
+                    f"Invalid cookie attribute {attr_name}={attr_value!r} for cookie {name!r}"
+                )
+        if not hasattr(self, "_new_cookie"):
+            self._new_cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+        if name in self._new_cookie:
+            del self._new_cookie[name]
+        self._new_cookie[name] = text
+        morsel = self._new_cookie[name]
+        if domain:
+            morsel["domain"] = domain
+        if expires_days is not None and not expires:
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=expires_days)
+        if expires:
+            morsel["expires"] = _format_http_date(expires)
+        if path:
+            morsel["path"] = path
+        if max_age:
+            morsel["max-age"] = str(int(max_age))
+        if httponly:
+            morsel["httponly"] = True
+        if secure:
+            morsel["secure"] = True
+        if samesite:
+            morsel["samesite"] = samesite
+        for key, extra in kwargs.items():
+            morsel[key] = extra
+
+    def clear_cookie(self, name: str, **kwargs: Any) -> None:
+        """Expire cookie ``name`` (same ``domain``/``path`` as when it was set)."""
+        for excluded in ("expires", "max_age"):
+            if excluded in kwargs:
+                raise TypeError(f"clear_cookie() got an unexpected keyword argument '{excluded}'")
+        expires = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=365)
+        self.set_cookie(name, value="", expires=expires, **kwargs)
+
+    def clear_all_cookies(self, **kwargs: Any) -> None:
+        for name in self.request.cookies:
+            self.clear_cookie(name, **kwargs)
+
+    def require_setting(self, name: str, feature: str = "this feature") -> None:
+        if not self.application.settings.get(name):
+            raise Exception(
+                f"You must define the '{name}' setting in your application to use {feature}"
+            )
+
+    def create_signed_value(
+        self, name: str, value: str | bytes, version: int | None = None
+    ) -> bytes:
+        """Sign ``value`` with the ``cookie_secret`` setting (Tornado's formats v1/v2)."""
+        self.require_setting("cookie_secret", "secure cookies")
+        secret = self.application.settings["cookie_secret"]
+        key_version = None
+        if isinstance(secret, dict):
+            if self.application.settings.get("key_version") is None:
+                raise Exception("key_version setting must be used for secret_key dicts")
+            key_version = self.application.settings["key_version"]
+        return signing.create_signed_value(
+            secret, name, value, version=version, key_version=key_version
+        )
+
+    def set_signed_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        expires_days: float | None = 30,
+        version: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Sign and set a cookie that ``get_signed_cookie`` (ours or Tornado's) can read."""
+        self.set_cookie(
+            name,
+            self.create_signed_value(name, value, version=version),
+            expires_days=expires_days,
+            **kwargs,
+        )
+
+    set_secure_cookie = set_signed_cookie
+
+    def get_signed_cookie(
+        self,
+        name: str,
+        value: str | None = None,
+        max_age_days: float = 31,
+        min_version: int | None = None,
+    ) -> bytes | None:
+        """The verified value of a signed cookie, or ``None`` if absent, forged or expired."""
+        self.require_setting("cookie_secret", "secure cookies")
+        if value is None:
+            value = self.get_cookie(name)
+        return signing.decode_signed_value(
+            self.application.settings["cookie_secret"],
+            name,
+            value,
+            max_age_days=max_age_days,
+            min_version=min_version,
+        )
+
+    get_secure_cookie = get_signed_cookie
+
+    def get_signed_cookie_key_version(self, name: str, value: str | None = None) -> int | None:
+        self.require_setting("cookie_secret", "secure cookies")
+        if value is None:
+            value = self.get_cookie(name)
+        if value is None:
+            return None
+        return signing.get_signature_key_version(value)
+
+    get_secure_cookie_key_version = get_signed_cookie_key_version
+
+    # Authentication.
+    @property
+    def current_user(self) -> Any:
+        """The logged-in user, from ``get_current_user`` (computed once per request)."""
+        if not hasattr(self, "_current_user"):
+            self._current_user = self.get_current_user()
+        return self._current_user
+
+    @current_user.setter
+    def current_user(self, value: Any) -> None:
+        self._current_user = value
+
+    def get_current_user(self) -> Any:
+        """Override to determine the current user, from a cookie for example."""
+        return None
+
+    def get_login_url(self) -> str:
+        self.require_setting("login_url", "@tornado.web.authenticated")
+        return str(self.application.settings["login_url"])
+
+    def check_trusted_origin(self, origin: str) -> bool:
+        """True if ``origin`` is in the ``trusted_origins`` setting (Tornado 6.6)."""
+        return origin in self.application.settings.get("trusted_origins", [])
+
+    def _check_cross_origin(self, check: Callable[[str], bool]) -> str | None:
+        """Tornado 6.6's cross-origin algorithm: None if allowed, else the reason.
+
+        ``Sec-Fetch-Site: same-origin|none`` is trusted; without it, an ``Origin`` equal to
+        ``Host`` is same-origin, no ``Origin`` means a non-browser client; anything else is
+        allowed only if ``check(origin)`` says so.
+        """
+        site = self.request.headers.get("Sec-Fetch-Site")
+        if site in ("same-origin", "none"):
+            return None
+        origin = self.request.headers.get("Origin")
+        if site is None:
+            if origin is None:
+                return None
+            if self._origin_matches_host(origin) or check(origin):
+                return None
+            return f"Origin {origin!r} not allowed"
+        if origin and check(origin):
+            return None
+        return f"Sec-Fetch-Site {site} & origin {origin!r} not allowed"
+
+    def _origin_matches_host(self, origin: str) -> bool:
+        netloc = urllib.parse.urlsplit(origin).netloc.lower()
+        return netloc == self.request.headers.get("Host", "").lower()
+
+    def _cross_origin_protection(self) -> None:
+        # Safe methods are not checked; WebSocket upgrades are checked in
+        # WebSocketHandler.get after prepare() (Tornado 6.6).
+        if self.request.method in ("HEAD", "OPTIONS", "GET"):
+            return
+        if self.application.settings.get("xsrf_cookies"):
+            self.check_xsrf_cookie()
+        if self.application.settings.get("cross_origin_protection"):
+            error = self._check_cross_origin(self.check_trusted_origin)
+            if error is not None:
+                raise HTTPError(403, error)
+
+    # XSRF (form pages beside a socket).
+    @property
+    def xsrf_token(self) -> bytes:
+        """A per-browser token, set as the ``_xsrf`` cookie, to embed in forms."""
+        if not hasattr(self, "_xsrf_token"):
+            token = self.get_cookie("_xsrf")
+            if not token or not re.fullmatch(r"[0-9a-f]{32}", token):
+                token = os.urandom(16).hex()
+                self.set_cookie("_xsrf", token, **self.settings.get("xsrf_cookie_kwargs", {}))
+            self._xsrf_token = token.encode("ascii")
+        return self._xsrf_token
+
+    def check_xsrf_cookie(self) -> None:
+        token = (
+            self.get_argument("_xsrf", None)
+            or self.request.headers.get("X-Xsrftoken")
+            or self.request.headers.get("X-Csrftoken")
+        )
+        if not token:
+            raise HTTPError(403, "'_xsrf' argument missing from POST")
+        cookie = self.get_cookie("_xsrf")
+        if not cookie:
+            raise HTTPError(403, "'_xsrf' argument has invalid format")
+        if not hashlib.sha256(token.encode()).digest() == hashlib.sha256(cookie.encode()).digest():
+            raise HTTPError(403, "XSRF cookie does not match POST argument")
+
+    def xsrf_form_html(self) -> str:
+        token = escape.xhtml_escape(self.xsrf_token)
+        return f'<input type="hidden" name="_xsrf" value="{token}"/>'
+
+    # Output.
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        """Buffer output; a dict is sent as JSON with ``application/json``."""
+        if self._finished:
+            raise RuntimeError("Cannot write() after finish()")
+        if not isinstance(chunk, bytes | str | dict):
+            message = "write() only accepts bytes, unicode, and dict objects"
+            if isinstance(chunk, list):
+                message += (
+                    ". Lists not accepted for security reasons; see "
+                    "http://www.tornadoweb.org/en/stable/web.html#tornado.web.RequestHandler.write"
+                )
+            raise TypeError(message)
+        if isinstance(chunk, dict):
+            chunk = escape.json_encode(chunk)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self._write_buffer.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+
+    def render(self, template_name: str, **kwargs: Any) -> Awaitable[None]:
+        """Not supported: Tornado templates are out of scope for tornado_ws_compat."""
+        raise NotImplementedError(
+            "tornado_ws_compat does not implement Tornado templates (RequestHandler.render); "
+            "render the page yourself and pass it to self.write() or self.finish()"
+        )
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        if self._headers_written:
+            raise Exception("Cannot redirect after headers have been written")
+        if status is None:
+            status = 301 if permanent else 302
+        else:
+            assert isinstance(status, int) and 300 <= status <= 399
+        self.set_status(status)
+        self.set_header("Location", url)
+        self.finish()
+
+    def _add_cookie_headers(self) -> None:
+        if hasattr(self, "_new_cookie"):
+            for cookie in self._new_cookie.values():
+                self.add_header("Set-Cookie", cookie.OutputString(None))
+
+    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
+        """Send the buffered output; headers go out with the first flush."""
+        assert self.request.connection is not None
+        chunk = b"".join(self._write_buffer)
+        self._write_buffer = []
+        if not self._headers_written:
+            self._headers_written = True
+            self._add_cookie_headers()
+        if self.request.method == "HEAD":
+            chunk = b""
+        return cast(
+            "asyncio.Future[None]",
+            self.request.connection.write(
+                self._status_code, self._reason, self._headers, chunk, include_footers
+            ),
+        )
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
+        """End the response; computes Content-Length and the Etag of a 200 GET."""
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        if chunk is not None:
+            self.write(chunk)
+        if not self._headers_written:
+            if (
+                self._status_code == 200
+                and self.request.method in ("GET", "HEAD")
+                and "Etag" not in self._headers
+            ):
+                self.set_etag_header()
+                if self.check_etag_header():
+                    self._write_buffer = []
+                    self.set_status(304)
+            if self._status_code in (204, 304) or 100 <= self._status_code < 200:
+                self._write_buffer = []
+                self._clear_representation_headers()
+            elif "Content-Length" not in self._headers:
+                self.set_header("Content-Length", sum(len(part) for part in self._write_buffer))
+        future = self.flush(include_footers=True)
+        self.request._finish()
+        self._log()
+        self._finished = True
+        self.on_finish()
+        return future
+
+    def _clear_representation_headers(self) -> None:
+        # RFC 7231 section 3.1: no representation for 1xx/204/304.
+        for name in ("Content-Encoding", "Content-Language", "Content-Type"):
+            self.clear_header(name)
+
+    def compute_etag(self) -> str | None:
+        hasher = hashlib.sha1()
+        for part in self._write_buffer:
+            hasher.update(part)
+        return f'"{hasher.hexdigest()}"'
+
+    def set_etag_header(self) -> None:
+        etag = self.compute_etag()
+        if etag is not None:
+            self.set_header("Etag", etag)
+
+    def check_etag_header(self) -> bool:
+        computed = self._headers.get("Etag", "").encode("latin1")
+        etags = re.findall(
+            rb'\*|(?:W/)?"[^"]*"', self.request.headers.get("If-None-Match", "").encode("latin1")
+        )
+        if not computed or not etags:
+            return False
+        if etags[0] == b"*":
+            return True
+
+        def weak(tag: bytes) -> bytes:
+            return tag[2:] if tag.startswith(b"W/") else tag
+
+        return any(weak(tag) == weak(computed) for tag in etags)
+
+    # Errors.
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Answer with an error page from ``write_error`` (headers already sent: just end)."""
+        if self._headers_written:
+            gen_log.error("Cannot send error response after headers written")
+            if not self._finished:
+                try:
+                    self.finish()
+                except Exception:
+                    gen_log.error("Failed to flush partial response", exc_info=True)
+            return
+        self.clear()
+        reason = kwargs.get("reason")
+        if "exc_info" in kwargs:
+            exception = kwargs["exc_info"][1]
+            if isinstance(exception, HTTPError) and exception.reason:
+                reason = exception.reason
+        self.set_status(status_code, reason=reason)
+        try:
+            self.write_error(status_code, **kwargs)
+        except Exception:
+            app_log.error("Uncaught exception in write_error", exc_info=True)
+        if not self._finished:
+            self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Override for custom error pages; the default is Tornado's minimal HTML page."""
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            self.set_header("Content-Type", "text/plain")
+            for line in traceback.format_exception(*kwargs["exc_info"]):
+                self.write(line)
+            self.finish()
+        else:
+            message = escape.xhtml_escape(self._reason)
+            self.finish(
+                f"<html><title>{status_code}: {message}</title>"
+                f"<body>{status_code}: {message}</body></html>"
+            )
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Log an uncaught exception: HTTPError as a warning, anything else with traceback."""
+        if isinstance(value, HTTPError):
+            if value.log_message:
+                gen_log.warning(
+                    "%d %s: %s",
+                    value.status_code,
+                    self._request_summary(),
+                    value.log_message % value.args,
+                )
+        else:
+            app_log.error(
+                "Uncaught exception %s\n%r",
+                self._request_summary(),
+                self.request,
+                exc_info=(typ, value, tb),  # type: ignore[arg-type]
+            )
+
+    def _request_summary(self) -> str:
+        return f"{self.request.method} {self.request.uri} ({self.request.remote_ip})"
+
+    def _log(self) -> None:
+        self.application.log_request(self)
+
+    def _handle_request_exception(self, exc: BaseException) -> None:
+        if isinstance(exc, Finish):
+            if not self._finished:
+                self.finish(*exc.args)
+            return
+        try:
+            self.log_exception(*sys.exc_info())
+        except Exception:
+            app_log.error("Error in exception logger", exc_info=True)
+        if self._finished:
+            return
+        if isinstance(exc, HTTPError):
+            self.send_error(exc.status_code, exc_info=sys.exc_info())
+        else:
+            self.send_error(500, exc_info=sys.exc_info())
+
+    async def _execute(self, *args: bytes, **kwargs: bytes) -> None:
+        """Run the request: method check, arguments, prepare(), then the HTTP method."""
+        try:
+            if self.request.method not in self.SUPPORTED_METHODS:
+                raise HTTPError(405)
+            self.path_args = [self.decode_argument(arg) for arg in args]
+            self.path_kwargs = {
+                key: self.decode_argument(value, name=key) for key, value in kwargs.items()
+            }
+            self._cross_origin_protection()
+            result = self.prepare()
+            if result is not None:
+                await result
+            if self._finished:
+                return
+            method = getattr(self, self.request.method.lower())
+            result = method(*self.path_args, **self.path_kwargs)
+            if result is not None:
+                await result
+            if self._auto_finish and not self._finished:
+                self.finish()
+        except Exception as exc:
+            try:
+                self._handle_request_exception(exc)
+            except Exception:
+                app_log.error("Exception in exception handler", exc_info=True)
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        return self.application.reverse_url(name, *args)
+
+    def static_url(self, path: str, include_host: bool | None = None, **kwargs: Any) -> str:
+        """The URL of a file under ``static_path`` (without Tornado's version hash)."""
+        self.require_setting("static_path", "static_url")
+        prefix = str(self.settings.get("static_url_prefix", "/static/"))
+        base = f"{self.request.protocol}://{self.request.host}" if include_host else ""
+        return base + prefix + urllib.parse.quote(path)
+
+
+def authenticated(method: F) -> F:
+    """Require a logged-in user: redirect GET/HEAD to ``login_url?next=...``, else 403."""
+
+    @functools.wraps(method)
+    def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
+        if not self.current_user:
+            if self.request.method in ("GET", "HEAD"):
+                login = self.get_login_url()
+                if "?" not in login:
+                    if urllib.parse.urlsplit(login).scheme:
+                        next_url = self.request.full_url()
+                    else:
+                        next_url = self.request.uri
+                    login += "?" + urllib.parse.urlencode({"next": next_url})
+                self.redirect(login)
+                return None
+            raise HTTPError(403)
+        return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+class ErrorHandler(RequestHandler):
+    """Answers every request with ``status_code`` (routes' 404 is built from it)."""
+
+    def initialize(self, status_code: int = 404, **kwargs: Any) -> None:
+        self.set_status(status_code)
+
+    def prepare(self) -> None:
+        raise HTTPError(self._status_code)
+
+    def check_xsrf_cookie(self) -> None:
+        # An unknown URL answers 404, not 403, whatever the method.
+        pass
+
+
+class RedirectHandler(RequestHandler):
+    """Redirects every GET to ``url`` (``{0}`` style groups are substituted)."""
+
+    def initialize(self, url: str, permanent: bool = True, **kwargs: Any) -> None:
+        self._url = url
+        self._permanent = permanent
+
+    def get(self, *args: Any, **kwargs: Any) -> None:
+        target = self._url.format(*args, **kwargs)
+        if self.request.query_arguments:
+            query = urllib.parse.urlencode(
+                [
+                    (k, v.decode("utf-8"))
+                    for k, vs in self.request.query_arguments.items()
+                    for v in vs
+                ]
+            )
+            target += ("&" if "?" in target else "?") + query
+        self.redirect(target, permanent=self._permanent)
+
+
+class StaticFileHandler(RequestHandler):
+    """Serves files below ``path``; traversal outside it answers 403 (Tornado's rules).
+
+    Supports ``default_filename``, ``Last-Modified``/``If-Modified-Since`` and HEAD.
+    Files are read whole; it is meant for the small pages and scripts beside a socket.
+    """
+
+    def initialize(self, path: str, default_filename: str | None = None, **kwargs: Any) -> None:
+        self.root = os.path.abspath(path)
+        self.default_filename = default_filename
+
+    def head(self, path: str) -> None:
+        self.get(path, include_body=False)
+
+    def get(self, path: str, include_body: bool = True) -> None:
+        absolute = os.path.abspath(os.path.join(self.root, path))
+        root = os.path.join(self.root, "")
+        if not (absolute + os.sep).startswith(root) and absolute != self.root:
+            raise HTTPError(403, "%s is not in root static directory", path)
+        if os.path.isdir(absolute):
+            if self.default_filename is None:
+                raise HTTPError(403, "%s is a directory", path)
+            if not self.request.path.endswith("/"):
+                self.redirect(self.request.path + "/", permanent=True)
+                return
+            absolute = os.path.join(absolute, self.default_filename)
+        if not os.path.isfile(absolute):
+            raise HTTPError(404)
+        modified = int(os.path.getmtime(absolute))
+        self.set_header("Last-Modified", _format_http_date(modified))
+        since = self.request.headers.get("If-Modified-Since")
+        if since:
+            parsed = email.utils.parsedate_to_datetime(since)
+            if parsed is not None and int(parsed.timestamp()) >= modified:
+                self.set_status(304)
+                return
+        mime, encoding = mimetypes.guess_type(absolute)
+        if encoding == "gzip":
+            mime = "application/gzip"
+        if (mime and mime.startswith("text/")) or mime in ("application/javascript",):
+            mime = f"{mime}; charset=UTF-8"
+        self.set_header("Content-Type", mime or "application/octet-stream")
+        with open(absolute, "rb") as handle:
+            body = handle.read()
+        if include_body:
+            self.write(body)
+        else:
+            self.set_header("Content-Length", len(body))
+
+    def compute_etag(self) -> str | None:
+        return None
+
+
+class URLSpec:
+    """A route: regex ``pattern`` (anchored at the end), handler class, kwargs and name."""
+
+    def __init__(
+        self,
+        pattern: str | re.Pattern[str],
+        handler: type[RequestHandler],
+        kwargs: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(pattern, str):
+            if not pattern.endswith("$"):
+                pattern += "$"
+            try:
+                self.regex = re.compile(pattern)
+            except re.error as exc:
+                raise ConfigurationError(f"invalid route pattern {pattern!r}: {exc}") from exc
+        else:
+            self.regex = pattern
+        if not (inspect.isclass(handler) and issubclass(handler, RequestHandler)):
+            raise ConfigurationError(f"route {self.regex.pattern!r}: {handler!r} is not a handler")
+        self.handler_class = handler
+        self.kwargs = kwargs or {}
+        self.name = name
+
+    @property
+    def pattern(self) -> str:
+        return self.regex.pattern
+
+    def reverse(self, *args: Any) -> str:
+        """Fill the pattern's groups with ``args`` (each URL-quoted)."""
+        pieces = re.split(r"\([^)]*\)", self.regex.pattern.rstrip("$").lstrip("^"))
+        if len(pieces) - 1 != len(args):
+            raise ValueError(f"route {self.name!r} takes {len(pieces) - 1} arguments")
+        out = pieces[0]
+        for arg, piece in zip(args, pieces[1:], strict=True):
+            text = arg if isinstance(arg, str | bytes) else str(arg)
+            out += urllib.parse.quote(text) + piece
+        return out.replace("\\", "")
+
+    def __repr__(self) -> str:
+        return (
+            f"URLSpec({self.regex.pattern!r}, {self.handler_class.__name__}, name={self.name!r})"
+        )
+
+
+url = URLSpec
+
+RouteSpec = (
+    URLSpec
+    | tuple[str, type[RequestHandler]]
+    | tuple[str, type[RequestHandler], dict[str, Any]]
+    | tuple[str, type[RequestHandler], dict[str, Any], str]
+)
+
+
+def _unquote_group(group: str | None) -> bytes | None:
+    # Tornado decodes URL groups with url_unescape(..., encoding=None, plus=False).
+    if group is None:
+        return None
+    return urllib.parse.unquote_to_bytes(group)
+
+
+class Application:
+    """A collection of routes and settings (``tornado.web.Application``).
+
+    ``Application(handlers, **settings)``; ``listen(port)`` serves it on the running (or
+    soon running) asyncio loop through the aiohttp engine.
+    """
+
+    def __init__(
+        self,
+        handlers: Iterable[RouteSpec] | None = None,
+        default_host: str | None = None,
+        transforms: Sequence[Any] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.settings: dict[str, Any] = validate_settings(settings)
+        self.default_host = default_host
+        self.rules: list[URLSpec] = []
+        self.named: dict[str, URLSpec] = {}
+        static_path = self.settings.get("static_path")
+        if static_path:
+            prefix = self.settings.get("static_url_prefix", DEFAULTS["static_url_prefix"])
+            static_class = self.settings.get("static_handler_class", StaticFileHandler)
+            static_args = dict(self.settings.get("static_handler_args", {}), path=static_path)
+            self.add_handlers(
+                ".*$",
+                [
+                    URLSpec(re.escape(prefix) + r"(.*)", static_class, static_args),
+                    URLSpec(r"/(favicon\.ico)", static_class, static_args),
+                    URLSpec(r"/(robots\.txt)", static_class, static_args),
+                ],
+            )
+        if handlers:
+            self.add_handlers(".*$", handlers)
+
+    def add_handlers(self, host_pattern: str, host_handlers: Iterable[RouteSpec]) -> None:
+        """Append routes. Host patterns are accepted; all hosts share one route table."""
+        for spec in host_handlers:
+            rule = spec if isinstance(spec, URLSpec) else URLSpec(*spec)
+            self.rules.append(rule)
+            if rule.name:
+                if rule.name in self.named:
+                    app_log.warning(
+                        "Multiple handlers named %s; replacing previous value", rule.name
+                    )
+                self.named[rule.name] = rule
+
+    def find_handler(
+        self, request: HTTPServerRequest
+    ) -> tuple[type[RequestHandler], dict[str, Any], list[bytes], dict[str, bytes]]:
+        """The first route whose pattern matches the path, with its decoded URL groups."""
+        for rule in self.rules:
+            match = rule.regex.match(request.path)
+            if match is None:
+                continue
+            if rule.regex.groupindex:
+                kwargs = {
+                    name: value
+                    for name, value in (
+                        (k, _unquote_group(v)) for k, v in match.groupdict().items()
+                    )
+                    if value is not None
+                }
+                return rule.handler_class, rule.kwargs, [], kwargs
+            args = [arg for arg in (_unquote_group(g) for g in match.groups()) if arg is not None]
+            return rule.handler_class, rule.kwargs, args, {}
+        default_class = self.settings.get("default_handler_class")
+        if default_class is not None:
+            return default_class, self.settings.get("default_handler_args", {}), [], {}
+        return ErrorHandler, {"status_code": 404}, [], {}
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        if name in self.named:
+            return self.named[name].reverse(*args)
+        raise KeyError(f"{name} not found in named urls")
+
+    def log_request(self, handler: RequestHandler) -> None:
+        """One ``tornado.access`` line per request, at Tornado's levels and format."""
+        if "log_function" in self.settings:
+            self.settings["log_function"](handler)
+            return
+        status = handler.get_status()
+        if status < 400:
+            log_method = access_log.info
+        elif status < 500:
+            log_method = access_log.warning
+        else:
+            log_method = access_log.error
+        log_method(
+            "%d %s %.2fms",
+            status,
+            handler._request_summary(),
+            1000.0 * handler.request.request_time(),
+        )
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        *,
+        ssl_options: ssl.SSLContext | dict[str, Any] | None = None,
+        xheaders: bool = False,
+        reuse_port: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Serve this application on ``port`` and return the server object.
+
+        Works before the loop runs (the legacy ``app.listen(8888)`` then
+        ``IOLoop.current().start()``) and inside a coroutine. The socket is bound before this
+        returns, so ``port=0`` can be read back from ``server.port``.
+        """
+        # Layer 2 reaching up to the server, lazily and only here (design: layers).
+        from tornado_ws_compat.server import listen
+
+        return listen(
+            self,
+            port,
+            address,
+            ssl_options=ssl_options,
+            xheaders=xheaders,
+            reuse_port=reuse_port,
+            **kwargs,
+        )

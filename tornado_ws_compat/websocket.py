@@ -1,0 +1,357 @@
+"""Tornado's ``tornado.websocket`` surface: WebSocketHandler and the client.
+
+A class written for ``tornado.websocket.WebSocketHandler`` (Tornado 1.x to 6.x) runs unchanged
+on this module. The handshake rules and hook order follow Tornado 6.6.1; the protocol itself is
+run by the engine (``tornado_ws_compat._engine``) behind the ``ws_connection`` object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import hashlib
+import inspect
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from tornado_ws_compat import escape, web
+from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
+from tornado_ws_compat.httputil import HTTPServerRequest, WebSocketChannel
+from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE, WebSocketParams
+from tornado_ws_compat.log import app_log, gen_log
+
+if TYPE_CHECKING:
+    from tornado_ws_compat._engine.client import WebSocketClientConnection
+
+__all__ = [
+    "WebSocketClosedError",
+    "WebSocketError",
+    "WebSocketHandler",
+    "websocket_connect",
+]
+
+# RFC 6455 section 1.3: the GUID appended to Sec-WebSocket-Key.
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _raise_not_supported_for_websockets(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("Method not supported for Web Sockets")
+
+
+def _valid_key(key: str) -> bool:
+    """RFC 6455 section 4.2.1 item 5: a base64-encoded 16-byte value."""
+    try:
+        return len(base64.b64decode(key.strip(), validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+class WebSocketHandler(web.RequestHandler):
+    """Subclass this and override ``on_message`` (and ``open``/``on_close``).
+
+    ``open`` and ``on_message`` may be coroutines: no message is delivered before ``open``
+    returns, and each ``on_message`` finishes before the next one starts (Tornado 4.5/5.1).
+    Settings read: ``websocket_ping_interval``, ``websocket_ping_timeout``,
+    ``websocket_max_message_size`` (10 MiB); cross-origin rules as Tornado 6.6.
+    """
+
+    def __init__(
+        self, application: web.Application, request: HTTPServerRequest, **kwargs: Any
+    ) -> None:
+        super().__init__(application, request, **kwargs)
+        self.ws_connection: WebSocketChannel | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._on_close_called = False
+        self.open_args: tuple[str, ...] = ()
+        self.open_kwargs: dict[str, str] = {}
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """The handshake: Tornado 6.6.1's checks in its order, then the 101 and ``open``."""
+        self.open_args = args
+        self.open_kwargs = kwargs
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            self._reject(400, 'Can "Upgrade" only to "WebSocket".')
+            return
+        connection = (part.strip().lower() for part in headers.get("Connection", "").split(","))
+        if "upgrade" not in connection:
+            self._reject(400, '"Connection" must be "Upgrade".')
+            return
+        # Browsers do not apply the same-origin policy to WebSockets, so this check runs for
+        # every upgrade, after prepare() (Tornado 6.6).
+        error = self._check_cross_origin(self.check_origin)
+        if error is not None:
+            self._reject(403, "Cross origin websockets not allowed", error)
+            return
+        if headers.get("Sec-WebSocket-Version") != "13":
+            # Tornado 6.6 speaks only version 13 (RFC 6455 section 4.4).
+            self.set_status(426, "Upgrade Required")
+            self.set_header("Sec-WebSocket-Version", "13")
+            return
+        key = headers.get("Sec-Websocket-Key")
+        if not headers.get("Host") or not key or not _valid_key(key):
+            self._reject(400, "Missing/Invalid WebSocket headers")
+            return
+        await self._accept(key)
+
+    def _reject(self, status: int, message: str, detail: str | None = None) -> None:
+        self.set_status(status)
+        self.finish(message)
+        if detail:
+            gen_log.debug("%s: %s", message, detail)
+        else:
+            gen_log.debug(message)
+
+    async def _accept(self, key: str) -> None:
+        offered = self.request.headers.get("Sec-WebSocket-Protocol")
+        subprotocols = [s.strip() for s in offered.split(",")] if offered else []
+        selected = self.select_subprotocol(subprotocols)
+        if selected:
+            assert selected in subprotocols
+            self.set_header("Sec-WebSocket-Protocol", selected)
+        params = WebSocketParams(
+            ping_interval=self.ping_interval or 0.0,
+            ping_timeout=self.ping_timeout,  # type: ignore[arg-type]
+            max_message_size=self.max_message_size,
+            compression_options=self.get_compression_options(),
+            close_timeout=float(self.settings.get("websocket_close_timeout", 5.0)),
+        )
+        self.clear_header("Content-Type")
+        self.set_status(101)
+        self.set_header("Upgrade", "websocket")
+        self.set_header("Connection", "Upgrade")
+        digest = hashlib.sha1(key.strip().encode("ascii") + _WS_GUID).digest()
+        self.set_header("Sec-WebSocket-Accept", base64.b64encode(digest).decode("ascii"))
+        self._clear_representation_headers()
+        self._add_cookie_headers()
+        self._headers_written = True
+        assert self.request.connection is not None
+        channel: WebSocketChannel = await self.request.connection.accept_websocket(
+            self, self._headers, params
+        )
+        self._selected_subprotocol = selected
+        self.ws_connection = channel
+        # Tornado calls finish() at the 101: the access line and on_finish() happen here.
+        self.request._finish()
+        self._log()
+        self._finished = True
+        self.on_finish()
+        self._detach_http_methods()
+        try:
+            opened = self.open(*self.open_args, **self.open_kwargs)
+            if opened is not None:
+                await opened
+        except Exception:
+            # Tornado 6.6.1: log, drop the connection; on_close is not called, since the
+            # connection never opened from the application's point of view.
+            self.log_exception(*sys.exc_info())
+            channel.abort()
+            return
+        await channel.run()
+
+    def _detach_http_methods(self) -> None:
+        # After the upgrade these raise, as in Tornado (WebSocketHandler._detach_stream).
+        for name in (
+            "write",
+            "redirect",
+            "set_header",
+            "set_cookie",
+            "set_status",
+            "flush",
+            "finish",
+        ):
+            setattr(self, name, _raise_not_supported_for_websockets)
+
+    @property
+    def ping_interval(self) -> float | None:
+        """``websocket_ping_interval`` setting: seconds between pings (0/None: no pings)."""
+        return cast("float | None", self.settings.get("websocket_ping_interval", None))
+
+    @property
+    def ping_timeout(self) -> float | None:
+        """``websocket_ping_timeout``: close if no pong within it (default: the interval)."""
+        return cast("float | None", self.settings.get("websocket_ping_timeout", None))
+
+    @property
+    def max_message_size(self) -> int:
+        """``websocket_max_message_size`` (default 10 MiB); larger messages close with 1009."""
+        return cast(int, self.settings.get("websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE))
+
+    def write_message(
+        self, message: bytes | str | dict[str, Any], binary: bool = False
+    ) -> asyncio.Future[None]:
+        """Send a message: ``str`` (text), ``bytes`` or a ``dict`` (JSON as Tornado encodes it).
+
+        Returns a future that resolves when the data has been flushed to the socket; awaiting
+        it is how a writer respects backpressure. Raises `WebSocketClosedError` when closed or
+        closing (Tornado 3.2/5.0); a failed write that nobody awaits is not logged.
+        """
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            raise WebSocketClosedError()
+        if isinstance(message, dict):
+            message = escape.json_encode(message)
+        return cast("asyncio.Future[None]", connection.write_message(message, binary=binary))
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        """Pick one of the offered subprotocols, or None; called once, ``[]`` if none (5.1)."""
+        return None
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        """The subprotocol chosen by ``select_subprotocol`` (Tornado 5.1)."""
+        assert self.ws_connection is not None
+        return self.ws_connection.selected_subprotocol
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        """None disables permessage-deflate; a dict (even empty) enables it (RFC 7692).
+
+        Keys: ``compression_level`` (default 6) and ``mem_level`` (default 8), as Tornado 4.5.
+        """
+        return None
+
+    def open(self, *args: str, **kwargs: str) -> Awaitable[None] | None:
+        """Invoked when the WebSocket opens, with the route's URL groups (5.1: may be async)."""
+        return None
+
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """Handle an incoming message: ``str`` for text, ``bytes`` for binary. Override it."""
+        raise NotImplementedError
+
+    def ping(self, data: str | bytes = b"") -> None:
+        """Send a ping frame (payload at most 125 bytes, RFC 6455 section 5.5)."""
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            raise WebSocketClosedError()
+        self.ws_connection.write_ping(payload)
+
+    def on_pong(self, data: bytes) -> Awaitable[None] | None:
+        """Invoked when a pong frame arrives (may be a coroutine: reading waits for it)."""
+        return None
+
+    def on_ping(self, data: bytes) -> Awaitable[None] | None:
+        """Invoked when a ping frame arrives (the pong is sent for you)."""
+        return None
+
+    def on_close(self) -> None:
+        """Invoked once when the WebSocket closes; ``close_code``/``close_reason`` are set."""
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start the closing handshake; the socket is dropped after the peer answers (or 5 s).
+
+        A second call does nothing (Tornado 4.0 added ``code`` and ``reason``).
+        """
+        if self.ws_connection:
+            self.ws_connection.close(code, reason)
+            self.ws_connection = None
+
+    def check_origin(self, origin: str) -> bool:
+        """Allow a cross-origin upgrade? Called only for cross-origin requests (6.6).
+
+        The default accepts origins in the ``trusted_origins`` setting.
+        """
+        return self.check_trusted_origin(origin)
+
+    def set_nodelay(self, value: bool) -> None:
+        """Disable (True) or enable Nagle's algorithm on this connection (Tornado 3.1)."""
+        assert self.ws_connection is not None
+        self.ws_connection.set_nodelay(value)
+
+    def on_connection_close(self) -> None:
+        if self.ws_connection:
+            self.ws_connection = None
+        if not self._on_close_called:
+            self._on_close_called = True
+            self.on_close()
+
+    def on_ws_connection_close(
+        self, close_code: int | None = None, close_reason: str | None = None
+    ) -> None:
+        self.close_code = close_code
+        self.close_reason = close_reason
+        self.on_connection_close()
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        if self.ws_connection is None and not self._headers_written:
+            super().send_error(status_code, **kwargs)
+        elif self.ws_connection is not None:
+            # An uncaught exception after the upgrade: nothing to answer, drop the socket.
+            self.ws_connection.close()
+
+    def async_callback(
+        self, callback: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Callable[..., Any]:
+        """Wrap a callback so an uncaught exception is logged and closes this WebSocket.
+
+        From Tornado 1.x-3.x (the legacy API): use it for callbacks of asynchronous calls made
+        from a handler. A callback that returns an awaitable is run to completion under the
+        same rule.
+        """
+        if args or kwargs:
+            callback = functools.partial(callback, *args, **kwargs)
+
+        def failed() -> None:
+            app_log.error("Uncaught exception in %s", self.request.path, exc_info=sys.exc_info())
+            self._abort_connection()
+
+        def wrapper(*call_args: Any, **call_kwargs: Any) -> Any:
+            try:
+                result = callback(*call_args, **call_kwargs)
+            except Exception:
+                failed()
+                return None
+            if inspect.isawaitable(result):
+
+                async def guarded() -> Any:
+                    try:
+                        return await result
+                    except Exception:
+                        failed()
+                        return None
+
+                return asyncio.ensure_future(guarded())
+            return result
+
+        return wrapper
+
+    def _abort_connection(self) -> None:
+        if self.ws_connection is not None:
+            self.ws_connection.abort()
+
+
+def websocket_connect(
+    url: str | Any,
+    callback: Callable[[Any], None] | None = None,
+    connect_timeout: float | None = None,
+    on_message_callback: Callable[[str | bytes | None], None] | None = None,
+    compression_options: dict[str, Any] | None = None,
+    ping_interval: float | None = None,
+    ping_timeout: float | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    subprotocols: list[str] | None = None,
+    resolver: Any = None,
+) -> asyncio.Future[WebSocketClientConnection]:
+    """Open a client WebSocket; returns a future of a ``WebSocketClientConnection``.
+
+    ``url`` is a ``ws://``/``wss://`` URL or an object with ``url`` and ``headers`` (as
+    Tornado's ``HTTPRequest``). The connection offers ``read_message``, ``write_message``,
+    ``ping``, ``close``, ``close_code``/``close_reason``, as Tornado's does.
+    """
+    # The client lives in the engine; import it lazily so that this module stays above it.
+    from tornado_ws_compat._engine.client import connect
+
+    return connect(
+        url,
+        callback=callback,
+        connect_timeout=connect_timeout,
+        on_message_callback=on_message_callback,
+        compression_options=compression_options,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_message_size=max_message_size,
+        subprotocols=subprotocols,
+    )
