@@ -111,6 +111,13 @@ class HTTPServer:
         """The bound port (useful with ``port=0``)."""
         return int(self.sockets[0].getsockname()[1])
 
+    def url(self, path: str = "/", scheme: str = "http") -> str:
+        """``scheme://host:port/path`` for this server's first socket (for tests and logs)."""
+        host = self.sockets[0].getsockname()[0]
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}{path}"
+
     def stop(self) -> None:
         """Stop accepting new connections; open ones keep running (Tornado's ``stop``)."""
         self.engine.stop_accepting()

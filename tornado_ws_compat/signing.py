@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: A secret, or a dict ``{key_version: secret}`` for key rotation (v2 only, as Tornado 6.6.1).
-SecretType: TypeAlias = str | bytes | Mapping[int, str] | Mapping[int, bytes]
+SecretType: TypeAlias = str | bytes | Mapping[int, str | bytes]
 
 #: The oldest format this module decodes (Tornado 3.2.1).
 MIN_SUPPORTED_SIGNED_VALUE_VERSION = 1
