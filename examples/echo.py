@@ -59,7 +59,10 @@ def main():
     args = parser.parse_args()
     server = make_app().listen(args.port, args.address)
     print(f"Echo server listening on http://localhost:{server.port}/", flush=True)
-    ioloop.IOLoop.current().start()
+    try:
+        ioloop.IOLoop.current().start()
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
