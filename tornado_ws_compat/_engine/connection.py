@@ -25,7 +25,13 @@ from aiohttp.http_websocket import WSMsgType
 from aiohttp.streams import EofStream
 
 from tornado_ws_compat.errors import WebSocketClosedError
-from tornado_ws_compat.lifecycle import CloseAction, Lifecycle, PingSchedule, WebSocketParams
+from tornado_ws_compat.lifecycle import (
+    CloseAction,
+    Lifecycle,
+    PingSchedule,
+    WebSocketParams,
+    is_valid_close_code,
+)
 from tornado_ws_compat.log import gen_log
 
 if TYPE_CHECKING:
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
     from tornado_ws_compat.extensions import DeflateAgreement
     from tornado_ws_compat.websocket import WebSocketHandler
 
-__all__ = ["DEFAULT_MAX_WRITE_BUFFER", "ServerConnection"]
+__all__ = ["DEFAULT_MAX_WRITE_BUFFER", "FrameGuard", "ServerConnection"]
 
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
@@ -101,6 +107,71 @@ class _Inbox(WebSocketDataQueue):
             connection.fail(exc)
 
 
+class FrameGuard:
+    """What the socket delivers passes here first: frame headers aiohttp would accept but
+    RFC 6455 forbids fail the connection with 1002 before the frame reaches the reader.
+
+    Section 5.1: every client frame is masked. Section 5.2 / RFC 7692 section 6: RSV1 is
+    meaningful only on the first frame of a data message, never on a control frame. The scan
+    reads only the 2-14 header bytes of each frame and skips payloads without copying them.
+    """
+
+    __slots__ = ("_connection", "_failed", "_head", "_reader", "_skip")
+
+    def __init__(self, reader: WebSocketReader, connection: ServerConnection) -> None:
+        self._reader = reader
+        self._connection = connection
+        self._skip = 0  # payload bytes of the current frame still to come
+        self._head = b""  # the first bytes of a frame header cut by a read
+        self._failed = False
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        if self._failed:
+            return True, b""
+        size = len(data)
+        skip = self._skip
+        if skip >= size:
+            self._skip = skip - size
+            return self._reader.feed_data(data)
+        head = self._head
+        buf = head + data if head else data
+        pos = skip
+        end = len(buf)
+        error = None
+        while end - pos >= 2:
+            first, second = buf[pos], buf[pos + 1]
+            if not second & 0x80:
+                error = "unmasked client frame"
+                break
+            if first & 0x48 == 0x48:  # RSV1 together with the control-frame opcode bit
+                error = "RSV1 set on a control frame"
+                break
+            length = second & 0x7F
+            if length < 126:
+                header = 6
+            else:
+                header = 8 if length == 126 else 14
+                if end - pos < header:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + header - 4], "big")
+            pos += header + length
+        if error is not None:
+            self._failed = True
+            valid = pos - len(head)
+            if valid > 0:
+                self._reader.feed_data(data[:valid])
+            self._connection.protocol_violation(ReaderError(1002, error))
+            return True, b""
+        if pos >= end:
+            self._skip, self._head = pos - end, b""
+        else:
+            self._skip, self._head = 0, buf[pos:]
+        return self._reader.feed_data(data)
+
+
 class _Compressor:
     """permessage-deflate for outgoing messages (RFC 7692 section 7.2.1)."""
 
@@ -162,6 +233,7 @@ class ServerConnection:
         self.reader = WebSocketReader(
             self._inbox, params.max_message_size + 1, compress=self._compressed, decode_text=True
         )
+        self.parser = FrameGuard(self.reader, self)
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._flushed: asyncio.Future[None] = self._loop.create_future()
         self._flushed.set_result(None)
@@ -297,6 +369,10 @@ class ServerConnection:
             self._write_control(0x80 | _OP_CLOSE, payload)
         self.abort()
 
+    def protocol_violation(self, exc: ReaderError) -> None:
+        """A frame the reader would accept breaks RFC 6455: fail after earlier messages."""
+        self._inbox.set_exception(exc)
+
     def finalize(self) -> None:
         """The socket is gone: run ``on_close`` once and release everything."""
         self._cancel_timers()
@@ -317,6 +393,11 @@ class ServerConnection:
         return str(self.handler.request.remote_ip)
 
     def _peer_closed(self, code: int, reason: str) -> None:
+        if code and not is_valid_close_code(code):
+            # RFC 6455 section 7.4: 1004-1006, 1015 and codes outside the registered
+            # ranges never appear on the wire; aiohttp lets some through.
+            self.fail(ReaderError(1002, f"invalid close code {code}"))
+            return
         # aiohttp reports an empty close payload as code 0; Tornado exposes None then.
         peer_code = code or None
         peer_reason = reason if code else None

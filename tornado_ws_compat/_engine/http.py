@@ -150,7 +150,7 @@ class _RequestConnection:
         )
         self.websocket = connection
         self._server.websockets.add(connection)
-        protocol.set_parser(connection.reader)
+        protocol.set_parser(connection.parser)  # type: ignore[arg-type]
         protocol.keep_alive(False)
         self._finish()
         return connection
