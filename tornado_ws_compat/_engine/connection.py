@@ -290,8 +290,10 @@ class ServerConnection:
         self._apply(action, payload)
 
     def abort(self) -> None:
-        """Drop the TCP connection without a closing handshake (Tornado's ``_abort``)."""
-        self._apply(self.lifecycle.abort(), b"")
+        """Drop the TCP connection now, unsent data included (Tornado's ``_abort``)."""
+        self.lifecycle.abort()
+        self._cancel_timers()
+        self._transport.abort()
 
     def set_nodelay(self, value: bool) -> None:
         import socket
@@ -367,7 +369,8 @@ class ServerConnection:
             reason = "message too big" if code == 1009 else None
             payload = struct.pack("!H", code) + (reason.encode() if reason else b"")
             self._write_control(0x80 | _OP_CLOSE, payload)
-        self.abort()
+        self.lifecycle.abort()
+        self._drop()
 
     def protocol_violation(self, exc: ReaderError) -> None:
         """A frame the reader would accept breaks RFC 6455: fail after earlier messages."""
@@ -409,13 +412,21 @@ class ServerConnection:
         if action & CloseAction.SEND_CLOSE and not self._transport.is_closing():
             self._write_control(0x80 | _OP_CLOSE, payload)
         if action & CloseAction.DROP:
-            self._cancel_timers()
-            self._transport.close()
+            self._drop()
         elif action & CloseAction.WAIT_FOR_PEER and self._close_timer is None:
             self._close_timer = self._loop.call_later(self.params.close_timeout, self.abort)
         if action is not CloseAction.NONE and self._ping_timer is not None:
             self._ping_timer.cancel()
             self._ping_timer = None
+
+    def _drop(self) -> None:
+        """Close TCP once the frames already written are flushed; abort if that stalls."""
+        self._cancel_timers()
+        self._transport.close()
+        if not self._closed.done():
+            self._close_timer = self._loop.call_later(
+                self.params.close_timeout, self._transport.abort
+            )
 
     def _cancel_timers(self) -> None:
         for timer in (self._close_timer, self._ping_timer):

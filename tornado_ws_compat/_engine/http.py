@@ -37,6 +37,11 @@ __all__ = ["EngineServer"]
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 #: Largest request line plus headers (aiohttp's limits: 8 KiB per line and per field).
 DEFAULT_MAX_HEADER_SIZE = 8190
+#: Seconds a new connection has to send its first complete request line and headers.
+DEFAULT_REQUEST_HEAD_TIMEOUT = 10.0
+_REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -188,8 +193,18 @@ class _Server(Server):
             client_max_size=self.engine.max_body_size,
         )
 
+    def connection_made(self, handler: AiohttpProtocol, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        # Slowloris guard: a connection must deliver a complete request head in time.
+        self.engine.head_timers[handler] = self._loop.call_later(
+            self.engine.request_head_timeout, self.engine.head_timed_out, transport
+        )
+
     def connection_lost(self, handler: AiohttpProtocol, exc: BaseException | None = None) -> None:
         super().connection_lost(handler, exc)
+        timer = self.engine.head_timers.pop(handler, None)
+        if timer is not None:
+            timer.cancel()
         pending = self.engine.pending.pop(handler, None)
         if pending is not None:
             pending.connection_lost()
@@ -207,8 +222,11 @@ class EngineServer:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+        request_head_timeout: float = DEFAULT_REQUEST_HEAD_TIMEOUT,
     ) -> None:
         self.application = application
+        self.request_head_timeout = request_head_timeout
+        self.head_timers: dict[AiohttpProtocol, asyncio.TimerHandle] = {}
         self.xheaders = xheaders
         self.trusted_downstream = set(trusted_downstream)
         self.max_body_size = max_body_size
@@ -233,8 +251,19 @@ class EngineServer:
             listener = await loop.create_server(self._server, sock=sock, ssl=ssl_context)
             self._listeners.append(listener)
 
+    def head_timed_out(self, transport: asyncio.Transport) -> None:
+        """RFC 9110 section 15.5.9: answer 408 to a client too slow to send its request."""
+        peer = transport.get_extra_info("peername")
+        gen_log.info("Closing connection from %s: no complete request in time", peer)
+        if not transport.is_closing():
+            transport.write(_REQUEST_TIMEOUT)
+            transport.close()
+
     async def handle(self, aio_request: BaseRequest) -> web.StreamResponse:
         """aiohttp's request handler: one request, one Tornado-style handler."""
+        timer = self.head_timers.pop(aio_request.protocol, None)
+        if timer is not None:
+            timer.cancel()
         if self.shutting_down:
             return web.Response(status=503, text="Server is shutting down")
         request_connection = _RequestConnection(self, aio_request)
@@ -317,6 +346,8 @@ class EngineServer:
         for connection in list(self.websockets):
             connection.abort()
         if self._server is not None:
-            await self._server.shutdown(max(0.0, deadline - loop.time()))
+            # aiohttp reads a timeout of 0 as "no timeout"; idle keep-alive connections
+            # would then hold the shutdown for their whole keep-alive period.
+            await self._server.shutdown(max(0.05, deadline - loop.time()))
         for listener in self._listeners:
             await listener.wait_closed()

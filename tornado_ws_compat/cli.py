@@ -1,0 +1,138 @@
+"""The command line: ``python -m tornado_ws_compat serve|check CONFIG.yaml``.
+
+``serve CONFIG [--port N] [--address A]``
+    Loads and checks the whole configuration, then listens. When ready it prints
+    ``... listening on http://ADDR:PORT/`` to stdout. stdout is line-buffered, so ``print()``
+    in hooks shows at once. SIGTERM or SIGINT shut the server down gracefully (every
+    WebSocket closed with 1001, ``on_close`` run, sessions saved) and it exits 0.
+``check CONFIG``
+    Validates the configuration (and imports its hooks) without serving.
+
+Exit status: 0 on success; 2 for an invalid configuration (or invalid arguments), with a
+message naming the route and the key, and nothing started; 1 when the server cannot start
+(the port is taken, for example).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tornado_ws_compat import __version__, server
+from tornado_ws_compat.config.loader import Config, ConfigError, load_config
+
+__all__ = ["EXIT_CONFIG", "EXIT_ERROR", "EXIT_OK", "main"]
+
+EXIT_OK = 0
+#: Failure to start (for example the port is in use).
+EXIT_ERROR = 1
+#: Invalid configuration or arguments (argparse uses 2 as well).
+EXIT_CONFIG = 2
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tornado_ws_compat",
+        description="Serve Tornado-style WebSocket routes from a YAML configuration.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="serve the routes of CONFIG")
+    serve.add_argument("config", metavar="CONFIG", help="YAML configuration file")
+    serve.add_argument(
+        "--port", type=int, default=None, help="port (default: app.listen.port; 0: any free one)"
+    )
+    serve.add_argument(
+        "--address", default=None, help="address to bind (default: app.listen.address)"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level on stderr (default: INFO)",
+    )
+    check = commands.add_parser("check", help="validate CONFIG and exit")
+    check.add_argument("config", metavar="CONFIG", help="YAML configuration file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args.config)
+    return _serve(args.config, args.port, args.address, args.log_level)
+
+
+def _load(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
+def _check(path: str) -> int:
+    config = _load(path)
+    if config is None:
+        return EXIT_CONFIG
+    config.close()
+    routes = ", ".join(f"{r.name} ({r.pattern})" for r in config.routes)
+    print(f"{config.source}: OK: {routes}")
+    return EXIT_OK
+
+
+def _serve(path: str, port: int | None, address: str | None, log_level: str) -> int:
+    logging.basicConfig(level=log_level, format=_LOG_FORMAT, stream=sys.stderr)
+    if port is not None and not 0 <= port <= 65535:
+        print(f"error: --port must be between 0 and 65535, got {port}", file=sys.stderr)
+        return EXIT_CONFIG
+    config = _load(path)  # everything is checked before a socket is bound
+    if config is None:
+        return EXIT_CONFIG
+    listen = config.listen
+    port = listen.port if port is None else port
+    address = listen.address if address is None else address
+
+    def ready(http_server: server.HTTPServer) -> None:
+        print(f"{config.source}: listening on {http_server.url()}", flush=True)
+
+    try:
+        _run(
+            server.serve(
+                config.application,
+                port,
+                address,
+                shutdown_timeout=listen.shutdown_timeout,
+                ready=ready,
+                **listen.server_kwargs(),
+            )
+        )
+    except OSError as exc:
+        print(f"error: cannot listen on {address or '*'}:{port}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        config.close()
+    return EXIT_OK
+
+
+def _run(coroutine: Any) -> None:
+    """Run on uvloop when it is installed (the project's default loop), else asyncio's."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        pass
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(coroutine)
