@@ -253,7 +253,12 @@ class RequestHandler:
         return values
 
     def decode_argument(self, value: bytes, name: str | None = None) -> str:
-        """Decode an argument (already percent-decoded) from UTF-8; 400 if invalid."""
+        """Decode an argument (already percent-decoded) from UTF-8; 400 if invalid.
+
+        A URL group that did not match arrives as None and stays None, as in Tornado.
+        """
+        if value is None:
+            return None
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
@@ -524,6 +529,10 @@ class RequestHandler:
             "render the page yourself and pass it to self.write() or self.finish()"
         )
 
+    def render_string(self, template_name: str, **kwargs: Any) -> bytes:
+        """Not supported: Tornado templates are out of scope for tornado_ws_compat."""
+        return self.render(template_name, **kwargs)  # type: ignore[return-value]
+
     def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
         if self._headers_written:
             raise Exception("Cannot redirect after headers have been written")
@@ -700,14 +709,15 @@ class RequestHandler:
         else:
             self.send_error(500, exc_info=sys.exc_info())
 
-    async def _execute(self, *args: bytes, **kwargs: bytes) -> None:
+    async def _execute(self, *args: bytes | None, **kwargs: bytes | None) -> None:
         """Run the request: method check, arguments, prepare(), then the HTTP method."""
         try:
             if self.request.method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            self.path_args = [self.decode_argument(arg) for arg in args]
+            self.path_args = [self.decode_argument(arg) for arg in args]  # type: ignore[arg-type]
             self.path_kwargs = {
-                key: self.decode_argument(value, name=key) for key, value in kwargs.items()
+                key: self.decode_argument(value, name=key)  # type: ignore[arg-type]
+                for key, value in kwargs.items()
             }
             self._cross_origin_protection()
             result = self.prepare()
@@ -831,11 +841,12 @@ class StaticFileHandler(RequestHandler):
             if parsed is not None and int(parsed.timestamp()) >= modified:
                 self.set_status(304)
                 return
+        # Tornado's StaticFileHandler.get_content_type: the guessed type, no charset.
         mime, encoding = mimetypes.guess_type(absolute)
         if encoding == "gzip":
             mime = "application/gzip"
-        if (mime and mime.startswith("text/")) or mime in ("application/javascript",):
-            mime = f"{mime}; charset=UTF-8"
+        elif encoding is not None:
+            mime = "application/octet-stream"
         self.set_header("Content-Type", mime or "application/octet-stream")
         with open(absolute, "rb") as handle:
             body = handle.read()
@@ -959,22 +970,17 @@ class Application:
 
     def find_handler(
         self, request: HTTPServerRequest
-    ) -> tuple[type[RequestHandler], dict[str, Any], list[bytes], dict[str, bytes]]:
+    ) -> tuple[type[RequestHandler], dict[str, Any], list[bytes | None], dict[str, bytes | None]]:
         """The first route whose pattern matches the path, with its decoded URL groups."""
         for rule in self.rules:
             match = rule.regex.match(request.path)
             if match is None:
                 continue
+            # Tornado passes a group that did not take part in the match as None.
             if rule.regex.groupindex:
-                kwargs = {
-                    name: value
-                    for name, value in (
-                        (k, _unquote_group(v)) for k, v in match.groupdict().items()
-                    )
-                    if value is not None
-                }
+                kwargs = {k: _unquote_group(v) for k, v in match.groupdict().items()}
                 return rule.handler_class, rule.kwargs, [], kwargs
-            args = [arg for arg in (_unquote_group(g) for g in match.groups()) if arg is not None]
+            args = [_unquote_group(group) for group in match.groups()]
             return rule.handler_class, rule.kwargs, args, {}
         default_class = self.settings.get("default_handler_class")
         if default_class is not None:

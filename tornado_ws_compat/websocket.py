@@ -92,11 +92,20 @@ class WebSocketHandler(web.RequestHandler):
             self.set_status(426, "Upgrade Required")
             self.set_header("Sec-WebSocket-Version", "13")
             return
+        # Tornado builds the connection's parameters (get_compression_options included)
+        # before it validates the key and selects the subprotocol.
+        params = WebSocketParams(
+            ping_interval=self.ping_interval or 0.0,
+            ping_timeout=self.ping_timeout,  # type: ignore[arg-type]
+            max_message_size=self.max_message_size,
+            compression_options=self.get_compression_options(),
+            close_timeout=float(self.settings.get("websocket_close_timeout", 5.0)),
+        )
         key = headers.get("Sec-Websocket-Key")
         if not headers.get("Host") or not key or not _valid_key(key):
             self._reject(400, "Missing/Invalid WebSocket headers")
             return
-        await self._accept(key)
+        await self._accept(key, params)
 
     def _reject(self, status: int, message: str, detail: str | None = None) -> None:
         self.set_status(status)
@@ -106,20 +115,13 @@ class WebSocketHandler(web.RequestHandler):
         else:
             gen_log.debug(message)
 
-    async def _accept(self, key: str) -> None:
+    async def _accept(self, key: str, params: WebSocketParams) -> None:
         offered = self.request.headers.get("Sec-WebSocket-Protocol")
         subprotocols = [s.strip() for s in offered.split(",")] if offered else []
         selected = self.select_subprotocol(subprotocols)
         if selected:
             assert selected in subprotocols
             self.set_header("Sec-WebSocket-Protocol", selected)
-        params = WebSocketParams(
-            ping_interval=self.ping_interval or 0.0,
-            ping_timeout=self.ping_timeout,  # type: ignore[arg-type]
-            max_message_size=self.max_message_size,
-            compression_options=self.get_compression_options(),
-            close_timeout=float(self.settings.get("websocket_close_timeout", 5.0)),
-        )
         self.clear_header("Content-Type")
         self.set_status(101)
         self.set_header("Upgrade", "websocket")

@@ -8,9 +8,10 @@ from typing import Any
 
 import aiohttp
 
-from tornado_ws_compat.errors import WebSocketClosedError
+from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
+from tornado_ws_compat.escape import json_encode
 from tornado_ws_compat.httpclient import HTTPClientError, HTTPRequest
-from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE
+from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE, PingSchedule
 from tornado_ws_compat.log import app_log
 
 __all__ = ["WebSocketClientConnection", "connect"]
@@ -18,12 +19,25 @@ __all__ = ["WebSocketClientConnection", "connect"]
 MessageCallback = Callable[[str | bytes | None], Any]
 
 
+class _Redirected(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+async def _refuse_redirect(session: Any, context: Any, params: Any) -> None:
+    # Tornado's client does not follow redirects during the handshake: a 3xx is an error.
+    raise _Redirected(params.response.status)
+
+
 class WebSocketClientConnection:
     """A client WebSocket (``tornado.websocket.WebSocketClientConnection``).
 
     Messages are read with ``read_message`` (``None`` once closed) or passed to
     ``on_message_callback``. Like Tornado, at most one unread message is buffered: the
-    connection stops reading from the socket until it is consumed.
+    connection stops reading from the socket until it is consumed. The peer's close code is
+    echoed (RFC 6455 section 5.5.1); pings follow ``ping_interval``/``ping_timeout`` as
+    Tornado 6.5's client does.
     """
 
     def __init__(
@@ -31,6 +45,8 @@ class WebSocketClientConnection:
         session: aiohttp.ClientSession,
         ws: aiohttp.ClientWebSocketResponse,
         on_message_callback: MessageCallback | None,
+        ping_interval: float | None,
+        ping_timeout: float | None,
     ) -> None:
         self._session = session
         self._ws = ws
@@ -40,6 +56,14 @@ class WebSocketClientConnection:
         self.close_reason: str | None = None
         self._closing = False
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._close_task: asyncio.Future[Any] | None = None
+        self._ping = PingSchedule(ping_interval or 0.0, ping_timeout)
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        if self._ping.enabled:
+            self._ping_timer = self._loop.call_at(
+                self._ping.first_deadline(self._loop.time()), self._send_ping
+            )
         self._reader = asyncio.ensure_future(self._read_loop())
 
     @property
@@ -51,16 +75,31 @@ class WebSocketClientConnection:
         try:
             while True:
                 msg = await ws.receive()
-                if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                kind = msg.type
+                if kind in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     await self._deliver(msg.data)
-                    continue
-                if msg.type is aiohttp.WSMsgType.CLOSE:
+                elif kind is aiohttp.WSMsgType.PING:
+                    await ws.pong(msg.data)
+                elif kind is aiohttp.WSMsgType.PONG:
+                    self._ping.pong_received()
+                elif kind is aiohttp.WSMsgType.CLOSE:
                     self.close_code = msg.data or None
-                    self.close_reason = msg.extra if msg.data else None
-                break
-        except (asyncio.CancelledError, aiohttp.ClientError, ConnectionError):
+                    self.close_reason = (msg.extra or None) if msg.data else None
+                    if not self._closing:
+                        self._closing = True
+                        # Echo the server's code (RFC 6455 section 5.5.1).
+                        await ws.close(code=msg.data or 1000)
+                    break
+                else:
+                    break
+        except (aiohttp.ClientError, ConnectionError):
             pass
         finally:
+            self._cancel_ping()
+            if self._close_task is not None:
+                await asyncio.wait([self._close_task])
+                if self.close_code is None:
+                    self.close_code = ws.close_code
             if not ws.closed:
                 await ws.close()
             await self._session.close()
@@ -95,19 +134,14 @@ class WebSocketClientConnection:
         if self._closing or self._ws.closed:
             raise WebSocketClosedError()
         if isinstance(message, dict):
-            from tornado_ws_compat.escape import json_encode
-
             message = json_encode(message)
-        if binary or isinstance(message, bytes):
-            data = message.encode("utf-8") if isinstance(message, str) else message
-            coro = (
-                self._ws.send_bytes(data)
-                if binary
-                else self._ws.send_frame(data, aiohttp.WSMsgType.TEXT)
-            )
-        else:
-            coro = self._ws.send_str(message)
-        return asyncio.ensure_future(self._guard(coro))
+        data = message.encode("utf-8") if isinstance(message, str) else message
+        opcode = aiohttp.WSMsgType.BINARY if binary else aiohttp.WSMsgType.TEXT
+        task: asyncio.Future[None] = asyncio.ensure_future(
+            self._guard(self._ws.send_frame(data, opcode))
+        )
+        self._keep(task)
+        return task
 
     @staticmethod
     async def _guard(coro: Any) -> None:
@@ -117,9 +151,12 @@ class WebSocketClientConnection:
             raise WebSocketClosedError() from exc
 
     def ping(self, data: str | bytes = b"") -> None:
+        """Send a ping; ``data`` may be at most 125 bytes (RFC 6455 section 5.5)."""
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        if len(payload) > 125:
+            raise ValueError("control frame payloads may not exceed 125 bytes")
         if self._closing or self._ws.closed:
             raise WebSocketClosedError()
-        payload = data.encode("utf-8") if isinstance(data, str) else data
         self._keep(asyncio.ensure_future(self._guard(self._ws.ping(payload))))
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
@@ -127,14 +164,60 @@ class WebSocketClientConnection:
         if self._closing:
             return
         self._closing = True
+        self._cancel_ping()
         if code is None and reason is not None:
             code = 1000
+        if code is None:
+            _send_empty_close_frame(self._ws)
         message = (reason or "").encode("utf-8")
-        self._keep(asyncio.ensure_future(self._ws.close(code=code or 1000, message=message)))
+        self._close_task = self._keep(
+            asyncio.ensure_future(self._ws.close(code=code or 1000, message=message))
+        )
 
-    def _keep(self, task: asyncio.Future[Any]) -> None:
+    def _keep(self, task: asyncio.Future[Any]) -> asyncio.Future[Any]:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # A failed write that nobody awaits must not log "exception was never retrieved".
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
+    def _cancel_ping(self) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
+
+    def _send_ping(self) -> None:
+        self._ping_timer = None
+        if self._closing or self._ws.closed:
+            return
+        check_at = self._ping.ping_sent(self._loop.time())
+        self._keep(asyncio.ensure_future(self._guard(self._ws.ping(b""))))
+        self._ping_timer = self._loop.call_at(check_at, self._check_pong)
+
+    def _check_pong(self) -> None:
+        self._ping_timer = None
+        timed_out, next_ping = self._ping.check(self._loop.time())
+        if timed_out:
+            self.close(reason="ping timed out")
+            return
+        self._ping_timer = self._loop.call_at(next_ping, self._send_ping)
+
+
+def _send_empty_close_frame(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Make this connection's next close frame carry no status code, as Tornado's client
+    sends for ``close()`` without arguments (RFC 6455 section 5.5.1 allows an empty body).
+
+    aiohttp always packs a code, so the writer's ``close`` is replaced on this one object.
+    """
+    writer = ws._writer
+
+    async def close_without_code(code: int = 1000, message: bytes | str = b"") -> None:
+        try:
+            await writer.send_frame(b"", aiohttp.WSMsgType.CLOSE)
+        finally:
+            writer._closing = True
+
+    writer.close = close_without_code  # type: ignore[method-assign]
 
 
 async def _open(
@@ -143,6 +226,7 @@ async def _open(
     connect_timeout: float | None,
     compression_options: dict[str, Any] | None,
     ping_interval: float | None,
+    ping_timeout: float | None,
     max_message_size: int,
     subprotocols: list[str] | None,
 ) -> WebSocketClientConnection:
@@ -152,7 +236,9 @@ async def _open(
         target = "http://" + target[5:]
     elif target.startswith("wss://"):
         target = "https://" + target[6:]
-    session = aiohttp.ClientSession()
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_redirect.append(_refuse_redirect)
+    session = aiohttp.ClientSession(trace_configs=[tracing])
     try:
         ws = await asyncio.wait_for(
             session.ws_connect(
@@ -161,22 +247,31 @@ async def _open(
                 protocols=tuple(subprotocols or ()),
                 compress=15 if compression_options is not None else 0,
                 max_msg_size=max_message_size,
-                heartbeat=ping_interval or None,
-                autoping=True,
+                autoping=False,
+                autoclose=False,
                 ssl=True if request.validate_cert else False,
             ),
             timeout=connect_timeout or request.connect_timeout,
         )
+    except _Redirected as exc:
+        await session.close()
+        raise HTTPClientError(exc.status) from None
     except aiohttp.WSServerHandshakeError as exc:
         await session.close()
+        if 200 <= exc.status < 300:
+            # Tornado: a successful HTTP answer that is not an upgrade.
+            raise WebSocketError("Non-websocket response") from exc
         raise HTTPClientError(exc.status, exc.message) from exc
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+    except aiohttp.ClientConnectorError as exc:
+        await session.close()
+        raise exc.os_error from None  # Tornado raises the socket's own error
+    except (aiohttp.ClientError, TimeoutError) as exc:
         await session.close()
         raise HTTPClientError(599, str(exc) or type(exc).__name__) from exc
     except BaseException:
         await session.close()
         raise
-    return WebSocketClientConnection(session, ws, on_message_callback)
+    return WebSocketClientConnection(session, ws, on_message_callback, ping_interval, ping_timeout)
 
 
 def connect(
@@ -197,6 +292,7 @@ def connect(
             connect_timeout,
             compression_options,
             ping_interval,
+            ping_timeout,
             max_message_size,
             subprotocols,
         )

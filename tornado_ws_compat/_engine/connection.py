@@ -54,12 +54,17 @@ _OP_CLOSE: Final = 0x8
 _OP_PING: Final = 0x9
 _OP_PONG: Final = 0xA
 _RSV1: Final = 0x40  # RFC 7692 section 6: "Per-Message Compressed" bit
+_TOO_BIG_INFLATED: Final = "message too big after decompression"
 
 _PACK_SHORT = struct.Struct("!BB").pack
 _PACK_MEDIUM = struct.Struct("!BBH").pack
 _PACK_LONG = struct.Struct("!BBQ").pack
 # Payloads above this size are written separately instead of copied behind the header.
 _COPY_LIMIT: Final = 4096
+# Tornado 6.6 yields to the event loop after this much work in one burst, each frame
+# costing its size plus _FRAME_YIELD_COST (tornado.websocket._YIELD_THRESHOLD).
+_YIELD_THRESHOLD: Final = 256 * 1024
+_FRAME_YIELD_COST: Final = 1024
 # Messages aiohttp's queue may hold while a coroutine hook runs, before reading pauses.
 _INBOX_LIMIT: Final = 64 * 1024
 #: Bytes a connection may have waiting in its socket buffer before it is dropped: the peer
@@ -91,8 +96,18 @@ class _Inbox(WebSocketDataQueue):
         connection = self.connection
         if connection.held:
             WebSocketDataQueue.feed_data(self, data, size)
-        else:
-            connection.dispatch(data)
+            return
+        work = connection.work + size + _FRAME_YIELD_COST
+        if work >= _YIELD_THRESHOLD:
+            # A burst of frames in one read: let other connections run (Tornado 6.6's
+            # _YIELD_THRESHOLD); the rest of the burst is delivered after a loop turn.
+            connection.work = 0
+            connection.held = True
+            WebSocketDataQueue.feed_data(self, data, size)
+            connection.drain_soon()
+            return
+        connection.work = work
+        connection.dispatch(data)
 
     def feed_eof(self) -> None:
         WebSocketDataQueue.feed_eof(self)
@@ -133,6 +148,7 @@ class FrameGuard:
             return True, b""
         size = len(data)
         skip = self._skip
+        self._connection.work = 0  # a new read: the loop has run since the last one
         if skip >= size:
             self._skip = skip - size
             return self._reader.feed_data(data)
@@ -216,6 +232,7 @@ class ServerConnection:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.held = True
+        self.work = 0  # cost of what this read delivered so far (see _YIELD_THRESHOLD)
         self._protocol = protocol
         self._transport = transport
         self._loop = asyncio.get_running_loop()
@@ -328,18 +345,19 @@ class ServerConnection:
                 return None  # after the peer's close frame or an abort, nothing is delivered
             data = message[1]
             if self._compressed and len(data) > self.params.max_message_size:
-                self.fail(ReaderError(1009, "message too big after decompression"))
+                self.fail(ReaderError(1009, _TOO_BIG_INFLATED))
                 return None
             try:
                 return self.handler.on_message(data)
-            except Exception:
+            except (Exception, asyncio.CancelledError):
                 self._hook_failed()
                 return None
         if kind is _PING:
-            self._send_pong(message[1])
+            data = bytes(message[1])  # aiohttp hands control payloads over as bytearray
+            self._send_pong(data)
             try:
-                result = self.handler.on_ping(message[1])
-            except Exception:
+                result = self.handler.on_ping(data)
+            except (Exception, asyncio.CancelledError):
                 self._hook_failed()
                 return None
             if result is not None:
@@ -348,8 +366,8 @@ class ServerConnection:
         if kind is _PONG:
             self._ping.pong_received()
             try:
-                return self.handler.on_pong(message[1])
-            except Exception:
+                return self.handler.on_pong(bytes(message[1]))
+            except (Exception, asyncio.CancelledError):
                 self._hook_failed()
                 return None
         if kind is _CLOSE:
@@ -366,7 +384,10 @@ class ServerConnection:
         gen_log.debug("WebSocket protocol error from %s: %s", self._peer(), exc)
         if not self.lifecycle.server_terminated and not self._transport.is_closing():
             self.lifecycle.server_terminated = True
-            reason = "message too big" if code == 1009 else None
+            reason = None
+            if code == 1009:  # Tornado's reasons for its two size checks
+                inflated = "Decompressed" in str(exc) or str(exc) == _TOO_BIG_INFLATED
+                reason = _TOO_BIG_INFLATED if inflated else "message too big"
             payload = struct.pack("!H", code) + (reason.encode() if reason else b"")
             self._write_control(0x80 | _OP_CLOSE, payload)
         self.lifecycle.abort()
@@ -402,8 +423,9 @@ class ServerConnection:
             self.fail(ReaderError(1002, f"invalid close code {code}"))
             return
         # aiohttp reports an empty close payload as code 0; Tornado exposes None then.
+        # Tornado sets close_reason only when the payload goes beyond the code.
         peer_code = code or None
-        peer_reason = reason if code else None
+        peer_reason = reason or None
         self.close_code, self.close_reason = peer_code, peer_reason
         action, payload = self.lifecycle.peer_close(peer_code, peer_reason)
         self._apply(action, payload)
@@ -531,9 +553,18 @@ class ServerConnection:
         await self._guard(awaitable)
         await self._drain()
 
+    def drain_soon(self) -> None:
+        """Deliver what is held after one turn of the event loop."""
+        self._spawn(self._yield_then_drain())
+
+    async def _yield_then_drain(self) -> None:
+        await asyncio.sleep(0)
+        await self._drain()
+
     async def _drain(self) -> None:
         """Deliver held messages in order, then let new ones through directly."""
         inbox = self._inbox
+        work = 0
         while True:
             if not inbox._buffer and not inbox.is_eof():
                 self.held = False
@@ -552,3 +583,8 @@ class ServerConnection:
             result = self._deliver(message)
             if result is not None:
                 await self._guard(result)
+            payload = message[1]
+            work += _FRAME_YIELD_COST + (len(payload) if isinstance(payload, str | bytes) else 0)
+            if work >= _YIELD_THRESHOLD:
+                work = 0
+                await asyncio.sleep(0)

@@ -249,18 +249,14 @@ def parse_config(data: Any, *, base_dir: str, source: str = "<config>") -> Confi
     listen = _listen_options(_mapping(app.get("listen", {}), "app.listen", fail), fail)
     session = _session_options(_mapping(app.get("session", {}), "app.session", fail), fail)
     settings = _settings(_mapping(app.get("settings", {}), "app.settings", fail), base_dir, fail)
-    if not settings.get("cookie_secret"):
+    random_secret = not settings.get("cookie_secret")
+    if random_secret:
         if session.store == "json":
             raise fail(
                 "required with the json session store (session cookies must verify after a "
                 "restart)",
                 "app.settings.cookie_secret",
             )
-        gen_log.warning(
-            "%s: app.settings.cookie_secret is not set: using a random one, so sessions and "
-            "signed cookies do not survive a restart",
-            source,
-        )
         settings["cookie_secret"] = secrets.token_hex(32)
     store = _session_store(session, base_dir, fail)
     sessions = SessionManager(store, cookie=session.cookie, expiry_days=session.expiry)
@@ -279,6 +275,12 @@ def parse_config(data: Any, *, base_dir: str, source: str = "<config>") -> Confi
         match = _SETTING_NAME.search(str(exc))
         key = f"app.settings.{match.group(1)}" if match else "app.settings"
         raise fail(str(exc), key) from exc
+    if random_secret:
+        gen_log.warning(
+            "%s: app.settings.cookie_secret is not set: using a random one, so sessions and "
+            "signed cookies do not survive a restart",
+            source,
+        )
     return Config(
         source=source,
         base_dir=base_dir,

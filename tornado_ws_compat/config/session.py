@@ -212,16 +212,22 @@ class JSONStore(MemoryStore):
         except OSError as exc:
             raise ConfigurationError(f"cannot read session store {self.path}: {exc}") from exc
         try:
-            content = json.loads(text) if text.strip() else {}
-            sessions = content.get("sessions", {}) if content else {}
+            content = json.loads(text) if text.strip() else {"sessions": {}}
+            if not isinstance(content, dict) or not isinstance(content.get("sessions"), dict):
+                raise ValueError('expected {"format": 1, "sessions": {...}}')
             now = self.clock()
-            for sid, item in sessions.items():
-                if _SID.match(sid) and item["expires"] > now and isinstance(item["data"], dict):
+            for sid, item in content["sessions"].items():
+                if not (
+                    _SID.match(sid)
+                    and isinstance(item, dict)
+                    and isinstance(item.get("data"), dict)
+                    and isinstance(item.get("expires"), int | float)
+                ):
+                    raise ValueError(f"invalid session {sid[:40]!r}")
+                if item["expires"] > now:
                     self._entries[sid] = _Entry(item["data"], float(item["expires"]))
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise ConfigurationError(
-                f"{self.path} is not a session store ({type(exc).__name__}: {exc})"
-            ) from exc
+        except ValueError as exc:
+            raise ConfigurationError(f"{self.path} is not a session store: {exc}") from exc
         self._written = text
 
     def save(self, sid: str) -> None:
