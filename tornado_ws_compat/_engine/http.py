@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
@@ -167,8 +168,31 @@ class _RequestConnection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
 
 
+class _Protocol(AiohttpProtocol):
+    """aiohttp's per-connection protocol, with Tornado's answer to malformed requests."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status == 400 and isinstance(exc, HttpProcessingError):
+            # A client error, not ours: one line, no traceback, and a bare 400 as
+            # tornado.http1connection answers "Malformed HTTP message".
+            gen_log.info("Malformed HTTP message from %s: %s", request.remote, exc.message)
+            response = web.Response(status=400)
+            response.force_close()
+            return response
+        return super().handle_error(request, status, exc, message)
+
+
 class _Server(Server):
     """aiohttp's server, told when a connection ends so the handler can be too."""
+
+    def __call__(self) -> AiohttpProtocol:
+        return _Protocol(self, loop=self._loop, **self._kwargs)
 
     def __init__(self, engine: EngineServer, **kwargs: Any) -> None:
         super().__init__(engine.handle, request_factory=self._make_limited_request, **kwargs)
