@@ -6,11 +6,12 @@ and hands it a connection object that implements :class:`RequestConnection`.
 
 from __future__ import annotations
 
+import functools
 import http.cookies
 import ipaddress
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=1024)
 def _normalize_header(name: str) -> str:
     """Map a header name to ``Http-Header-Case``, as Tornado stores header names."""
     return "-".join(word.capitalize() for word in name.split("-"))
@@ -161,7 +163,7 @@ class WebSocketChannel(Protocol):
 
     def set_nodelay(self, value: bool) -> None: ...
 
-    async def run(self) -> None: ...
+    def run(self) -> Awaitable[None]: ...
 
 
 class RequestConnection(Protocol):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from tornado_ws_compat import escape, web
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
-from tornado_ws_compat.httputil import HTTPServerRequest, WebSocketChannel
+from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, WebSocketChannel
 from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE, WebSocketParams
 from tornado_ws_compat.log import app_log, gen_log
 
@@ -77,8 +77,8 @@ class WebSocketHandler(web.RequestHandler):
         if headers.get("Upgrade", "").lower() != "websocket":
             self._reject(400, 'Can "Upgrade" only to "WebSocket".')
             return
-        connection = (part.strip().lower() for part in headers.get("Connection", "").split(","))
-        if "upgrade" not in connection:
+        tokens = headers.get("Connection", "").split(",")
+        if not any(token.strip().lower() == "upgrade" for token in tokens):
             self._reject(400, '"Connection" must be "Upgrade".')
             return
         # Browsers do not apply the same-origin policy to WebSockets, so this check runs for
@@ -143,6 +143,7 @@ class WebSocketHandler(web.RequestHandler):
         self._finished = True
         self.on_finish()
         self._detach_http_methods()
+        self._headers = HTTPHeaders()  # sent with the 101; not needed for the socket's life
         try:
             opened = self.open(*self.open_args, **self.open_kwargs)
             if opened is not None:
@@ -153,7 +154,11 @@ class WebSocketHandler(web.RequestHandler):
             self.log_exception(*sys.exc_info())
             channel.abort()
             return
-        await channel.run()
+        try:
+            await channel.run()
+        except asyncio.CancelledError:
+            channel.abort()  # the socket goes; on_close still runs when it is gone
+            raise
 
     def _detach_http_methods(self) -> None:
         # After the upgrade these raise, as in Tornado (WebSocketHandler._detach_stream).

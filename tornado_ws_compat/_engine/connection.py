@@ -56,6 +56,9 @@ _OP_PONG: Final = 0xA
 _RSV1: Final = 0x40  # RFC 7692 section 6: "Per-Message Compressed" bit
 _TOO_BIG_INFLATED: Final = "message too big after decompression"
 
+# Tasks of hooks and flush waiters, referenced until done (the loop holds weak references).
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
 _PACK_SHORT = struct.Struct("!BB").pack
 _PACK_MEDIUM = struct.Struct("!BBH").pack
 _PACK_LONG = struct.Struct("!BBQ").pack
@@ -89,6 +92,8 @@ class _Inbox(WebSocketDataQueue):
 
     Only while the connection is held do messages take the queue's own (bounded) path.
     """
+
+    __slots__ = ("connection",)
 
     connection: ServerConnection
 
@@ -259,7 +264,6 @@ class ServerConnection:
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._ping = PingSchedule(params.ping_interval, params.ping_timeout)
-        self._tasks: set[asyncio.Task[None]] = set()
         # Every byte left in the socket buffer pauses writing, so that resume_writing
         # means "all flushed": the signal write_message's future resolves on.
         transport.set_write_buffer_limits(high=0)
@@ -319,10 +323,15 @@ class ServerConnection:
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
 
-    async def run(self) -> None:
-        """Deliver what arrived during ``open``, then serve until the connection is gone."""
-        await self._drain()
-        await asyncio.shield(self._closed)
+    def run(self) -> asyncio.Future[None]:
+        """Start delivering messages (those that came during ``open`` first); returns the
+        future that resolves when the connection is gone and ``on_close`` has run."""
+        inbox = self._inbox
+        if inbox._buffer or inbox.is_eof():
+            self._spawn(self._drain())
+        else:
+            self.held = False
+        return self._closed
 
     # ---- inbound: called by _Inbox from the transport's data_received ----
 
@@ -486,9 +495,7 @@ class ServerConnection:
         waiter = self._flush_waiter
         if waiter is None or waiter.done():
             waiter = self._flush_waiter = self._loop.create_future()
-            task = self._loop.create_task(self._wait_flushed(waiter))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._wait_flushed(waiter))
         return waiter
 
     async def _wait_flushed(self, waiter: asyncio.Future[None]) -> None:
@@ -540,8 +547,8 @@ class ServerConnection:
 
     def _spawn(self, coroutine: Any) -> None:
         task = self._loop.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(_BACKGROUND.discard)
 
     async def _guard(self, awaitable: Any) -> None:
         try:

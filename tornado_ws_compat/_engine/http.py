@@ -65,7 +65,8 @@ class _RequestConnection:
         self.response: web.StreamResponse | None = None
         self._stream: web.StreamResponse | None = None
         self._last_write: asyncio.Future[None] | None = None
-        self.finished: asyncio.Future[None] = self._loop.create_future()
+        self.done = False
+        self._finished: asyncio.Future[None] | None = None
         self.handler: RequestHandler | None = None
         self.websocket: ServerConnection | None = None
 
@@ -115,8 +116,17 @@ class _RequestConnection:
             raise WebSocketClosedError() from exc
 
     def _finish(self) -> None:
-        if not self.finished.done():
-            self.finished.set_result(None)
+        self.done = True
+        if self._finished is not None and not self._finished.done():
+            self._finished.set_result(None)
+
+    def finished(self) -> asyncio.Future[None]:
+        """Resolves when the response has been finished (or the client went away)."""
+        if self._finished is None:
+            self._finished = self._loop.create_future()
+            if self.done:
+                self._finished.set_result(None)
+        return self._finished
 
     def connection_lost(self) -> None:
         """The client went away before the response finished (long-lived requests)."""
@@ -326,8 +336,8 @@ class EngineServer:
         self.pending[protocol] = request_connection
         try:
             await handler._execute(*args, **path_kwargs)
-            if not request_connection.finished.done():
-                await request_connection.finished  # a handler that finishes later (no auto-finish)
+            if not request_connection.done:
+                await request_connection.finished()  # a handler that finishes later
             if request_connection._last_write is not None:
                 await request_connection._last_write
         except WebSocketClosedError:
@@ -363,7 +373,7 @@ class EngineServer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         waiters = [c.closed for c in self.websockets]
-        waiters += [p.finished for p in self.pending.values()]
+        waiters += [p.finished() for p in self.pending.values()]
         pending = [w for w in waiters if not w.done()]
         if pending:
             await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
