@@ -122,7 +122,7 @@ def _serve(path: str, port: int | None, address: str | None, log_level: str) -> 
         return EXIT_ERROR
     finally:
         config.close()
-    return EXIT_OK
+    return 3
 
 
 def _run(coroutine: Any) -> None:

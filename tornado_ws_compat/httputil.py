@@ -12,7 +12,7 @@ import ipaddress
 import time
 import urllib.parse
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 if TYPE_CHECKING:
     from tornado_ws_compat.lifecycle import WebSocketParams
@@ -24,6 +24,9 @@ __all__ = [
     "WebSocketChannel",
     "parse_cookie",
 ]
+
+
+_T = TypeVar("_T")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -38,13 +41,30 @@ class HTTPHeaders(MutableMapping[str, str]):
     ``headers[name]`` joins repeated values with ``,``; ``get_list(name)`` returns them all.
     """
 
+    __slots__ = ("_values",)
+
     def __init__(self, *args: Any, **kwargs: str) -> None:
         self._values: dict[str, list[str]] = {}
+        if not args and not kwargs:
+            return
         if len(args) == 1 and not kwargs and isinstance(args[0], HTTPHeaders):
-            for name, value in args[0].get_all():
-                self.add(name, value)
+            self._values = {name: list(values) for name, values in args[0]._values.items()}
         else:
             self.update(*args, **kwargs)
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+
+    @overload
+    def get(self, name: str, /, default: str) -> str: ...
+
+    @overload
+    def get(self, name: str, /, default: _T) -> str | _T: ...
+
+    def get(self, name: str, /, default: Any = None) -> Any:
+        # Faster than MutableMapping's get, which goes through __getitem__ and KeyError.
+        values = self._values.get(_normalize_header(name))
+        return default if values is None else ",".join(values)
 
     def add(self, name: str, value: str) -> None:
         """Add a value for ``name`` without replacing earlier ones."""

@@ -19,6 +19,7 @@ import mimetypes
 import os
 import re
 import sys
+import time
 import traceback
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -51,6 +52,7 @@ __all__ = [
 
 _ARG_DEFAULT: Any = object()
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+_UNSAFE_HEADER_CHARS = re.compile(r"[\x00-\x1f]")  # header injection (Tornado 3.2+)
 _SERVER_HEADER = f"tornado_ws_compat/{__version__}"
 _REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]+")
 
@@ -74,6 +76,18 @@ def _reason_for(status_code: int) -> str:
         return HTTPStatus(status_code).phrase
     except ValueError:
         return "Unknown"
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _current_http_date() -> str:
+    """The ``Date`` header value, formatted once per second (as aiohttp and nginx do)."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, email.utils.formatdate(now, usegmt=True))
+    return _date_cache[1]
 
 
 def _format_http_date(when: float | datetime.datetime | tuple[Any, ...]) -> str:
@@ -153,13 +167,12 @@ class RequestHandler:
     # Response headers and status.
     def clear(self) -> None:
         """Reset headers and body to their defaults (status 200, ``text/html``)."""
-        self._headers = HTTPHeaders(
-            {
-                "Server": _SERVER_HEADER,
-                "Content-Type": "text/html; charset=UTF-8",
-                "Date": _format_http_date(datetime.datetime.now(datetime.UTC)),
-            }
-        )
+        self._headers = HTTPHeaders()
+        self._headers._values = {
+            "Server": [_SERVER_HEADER],
+            "Content-Type": ["text/html; charset=UTF-8"],
+            "Date": [_current_http_date()],
+        }
         self.set_default_headers()
         self._write_buffer: list[bytes] = []
         self._status_code = 200
@@ -204,7 +217,7 @@ class RequestHandler:
             return _format_http_date(value)
         else:
             raise TypeError(f"Unsupported header value {value!r}")
-        if re.search(r"[\x00-\x1f]", text):
+        if _UNSAFE_HEADER_CHARS.search(text):
             raise ValueError(f"Unsafe header value {text!r}")
         return text
 

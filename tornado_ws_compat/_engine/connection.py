@@ -257,6 +257,8 @@ class ServerConnection:
         )
         self.parser = FrameGuard(self.reader, self)
         self._closed: asyncio.Future[None] = self._loop.create_future()
+        # What write_message returns when the data left at once: awaiting a done future
+        # does not consume it, so one per connection serves every such write.
         self._flushed: asyncio.Future[None] = self._loop.create_future()
         self._flushed.set_result(None)
         self._flush_waiter: asyncio.Future[None] | None = None
@@ -439,14 +441,14 @@ class ServerConnection:
         action, payload = self.lifecycle.peer_close(peer_code, peer_reason)
         self._apply(action, payload)
 
-    def _apply(self, action: CloseAction, payload: bytes) -> None:
+    def _apply(self, action: int, payload: bytes) -> None:
         if action & CloseAction.SEND_CLOSE and not self._transport.is_closing():
             self._write_control(0x80 | _OP_CLOSE, payload)
         if action & CloseAction.DROP:
             self._drop()
         elif action & CloseAction.WAIT_FOR_PEER and self._close_timer is None:
             self._close_timer = self._loop.call_later(self.params.close_timeout, self.abort)
-        if action is not CloseAction.NONE and self._ping_timer is not None:
+        if action and self._ping_timer is not None:
             self._ping_timer.cancel()
             self._ping_timer = None
 
