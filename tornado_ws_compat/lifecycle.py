@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -39,7 +39,6 @@ class WebSocketParams:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     compression_options: dict[str, Any] | None = None
     close_timeout: float = DEFAULT_CLOSE_TIMEOUT
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class State(enum.Enum):

@@ -77,8 +77,10 @@ class WebSocketHandler(web.RequestHandler):
         if headers.get("Upgrade", "").lower() != "websocket":
             self._reject(400, 'Can "Upgrade" only to "WebSocket".')
             return
-        tokens = headers.get("Connection", "").split(",")
-        if not any(token.strip().lower() == "upgrade" for token in tokens):
+        if not any(
+            token.strip().lower() == "upgrade"
+            for token in headers.get("Connection", "").split(",")
+        ):
             self._reject(400, '"Connection" must be "Upgrade".')
             return
         # Browsers do not apply the same-origin policy to WebSockets, so this check runs for

@@ -136,17 +136,22 @@ class FrameGuard:
     reads only the 2-14 header bytes of each frame and skips payloads without copying them.
     """
 
-    __slots__ = ("_connection", "_failed", "_head", "_reader", "_skip")
+    __slots__ = ("_connection", "_failed", "_fragmented", "_head", "_reader", "_skip")
 
     def __init__(self, reader: WebSocketReader, connection: ServerConnection) -> None:
         self._reader = reader
         self._connection = connection
         self._skip = 0  # payload bytes of the current frame still to come
         self._head = b""  # the first bytes of a frame header cut by a read
+        self._fragmented = False  # inside a message whose final frame has not come yet
         self._failed = False
 
     def feed_eof(self) -> None:
         self._reader.feed_eof()
+
+    def feed_peer_eof(self) -> None:
+        """The peer sent FIN (a half-close) without, or after, its close frame."""
+        self._connection.peer_eof()
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
         if self._failed:
@@ -162,6 +167,7 @@ class FrameGuard:
         pos = skip
         end = len(buf)
         error = None
+        fragmented = self._fragmented
         while end - pos >= 2:
             first, second = buf[pos], buf[pos + 1]
             if not second & 0x80:
@@ -170,6 +176,16 @@ class FrameGuard:
             if first & 0x48 == 0x48:  # RSV1 together with the control-frame opcode bit
                 error = "RSV1 set on a control frame"
                 break
+            opcode = first & 0x0F
+            if opcode == 0x1 or opcode == 0x2:
+                # Section 5.4: a new message may not start inside a fragmented one. aiohttp
+                # misses this when the first fragment was empty.
+                if fragmented:
+                    error = "new message inside a fragmented message"
+                    break
+                fragmented = not first & 0x80
+            elif opcode == 0x0 and first & 0x80:
+                fragmented = False
             length = second & 0x7F
             if length < 126:
                 header = 6
@@ -186,6 +202,7 @@ class FrameGuard:
                 self._reader.feed_data(data[:valid])
             self._connection.protocol_violation(ReaderError(1002, error))
             return True, b""
+        self._fragmented = fragmented
         if pos >= end:
             self._skip, self._head = pos - end, b""
         else:
@@ -221,6 +238,34 @@ class ServerConnection:
     Method names follow Tornado's ``WebSocketProtocol13``.
     """
 
+    __slots__ = (
+        "_close_timer",
+        "_closed",
+        "_compressed",
+        "_compressor",
+        "_flush_waiter",
+        "_flushed",
+        "_inbox",
+        "_loop",
+        "_max_write_buffer",
+        "_peer_eof",
+        "_pending_pong",
+        "_ping",
+        "_ping_timer",
+        "_protocol",
+        "_selected_subprotocol",
+        "_transport",
+        "close_code",
+        "close_reason",
+        "handler",
+        "held",
+        "lifecycle",
+        "params",
+        "parser",
+        "reader",
+        "work",
+    )
+
     def __init__(
         self,
         handler: WebSocketHandler,
@@ -237,6 +282,7 @@ class ServerConnection:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.held = True
+        self._peer_eof = False
         self.work = 0  # cost of what this read delivered so far (see _YIELD_THRESHOLD)
         self._protocol = protocol
         self._transport = transport
@@ -403,6 +449,14 @@ class ServerConnection:
             self._write_control(0x80 | _OP_CLOSE, payload)
         self.lifecycle.abort()
         self._drop()
+
+    def peer_eof(self) -> None:
+        """The peer will send nothing more: answer what it sent, then close (no close frame
+        came, so on_close sees close_code None, as Tornado reports a dropped stream)."""
+        self._peer_eof = True
+        if not self.held:
+            self.lifecycle.abort()
+            self._drop()
 
     def protocol_violation(self, exc: ReaderError) -> None:
         """A frame the reader would accept breaks RFC 6455: fail after earlier messages."""
@@ -577,6 +631,8 @@ class ServerConnection:
         while True:
             if not inbox._buffer and not inbox.is_eof():
                 self.held = False
+                if self._peer_eof:
+                    self.peer_eof()
                 return
             try:
                 message = await inbox.read()
