@@ -68,9 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
     args = _parser().parse_args(argv)
-    if args.command == "check":
-        return _check(args.config)
-    return _serve(args.config, args.port, args.address, args.log_level)
+    try:
+        if args.command == "check":
+            return _check(args.config)
+        return _serve(args.config, args.port, args.address, args.log_level)
+    except KeyboardInterrupt:  # Ctrl-C while loading, before serve() handles SIGINT
+        return 130
 
 
 def _load(path: str) -> Config | None:
@@ -85,7 +88,6 @@ def _check(path: str) -> int:
     config = _load(path)
     if config is None:
         return EXIT_CONFIG
-    config.close()
     routes = ", ".join(f"{r.name} ({r.pattern})" for r in config.routes)
     print(f"{config.source}: OK: {routes}")
     return EXIT_OK
@@ -122,7 +124,7 @@ def _serve(path: str, port: int | None, address: str | None, log_level: str) -> 
         return EXIT_ERROR
     finally:
         config.close()
-    return 3
+    return EXIT_OK
 
 
 def _run(coroutine: Any) -> None:

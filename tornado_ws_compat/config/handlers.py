@@ -156,7 +156,9 @@ class WebSocketHandler(websocket.WebSocketHandler):
     6.6.1 would skip it: here teardown always runs) and other connections are unaffected.
 
     Subclass it (``handler: mymodule.MyHandler``) to add methods; extra route ``kwargs`` go
-    to your ``initialize`` (call ``super().initialize(route)``).
+    to your ``initialize`` (call ``super().initialize(route)``). A ``prepare`` or
+    ``select_subprotocol`` of yours must call ``super()``'s: they load the session, check
+    ``auth`` and mint the session cookie.
     """
 
     route: WebSocketRoute
@@ -206,8 +208,9 @@ class WebSocketHandler(websocket.WebSocketHandler):
         # The last hook before the 101 is written (Tornado's order too): the session cookie is
         # minted here, so that it goes out with the 101 and never with a refused handshake.
         sessions = self.route.sessions
-        if sessions is not None:
-            sessions.commit(self, self.session)
+        session = getattr(self, "session", None)
+        if sessions is not None and session is not None:
+            sessions.commit(self, session)
         return None
 
     def open(self, *args: str, **kwargs: str) -> Awaitable[None] | None:

@@ -208,6 +208,7 @@ class JSONStore(MemoryStore):
             with open(self.path, encoding="utf-8") as handle:
                 text = handle.read()
         except FileNotFoundError:
+            self._written = self._render()  # nothing to write until a session exists
             return
         except OSError as exc:
             raise ConfigurationError(f"cannot read session store {self.path}: {exc}") from exc
@@ -234,18 +235,7 @@ class JSONStore(MemoryStore):
         self.flush()
 
     def flush(self) -> None:
-        now = self.clock()
-        sessions: dict[str, Any] = {}
-        for sid, entry in self._entries.items():
-            if entry.expires <= now:
-                continue
-            try:
-                json.dumps(entry.data)
-            except (TypeError, ValueError) as exc:
-                app_log.error("Session %s not saved: %s", sid[:8], exc)
-                continue
-            sessions[sid] = {"expires": entry.expires, "data": entry.data}
-        text = json.dumps({"format": _JSON_FORMAT, "sessions": sessions}, sort_keys=True)
+        text = self._render()
         if text == self._written:
             return
         directory = os.path.dirname(self.path)
@@ -258,6 +248,20 @@ class JSONStore(MemoryStore):
             os.unlink(temporary)
             raise
         self._written = text
+
+    def _render(self) -> str:
+        now = self.clock()
+        sessions: dict[str, Any] = {}
+        for sid, entry in self._entries.items():
+            if entry.expires <= now:
+                continue
+            try:
+                json.dumps(entry.data)
+            except (TypeError, ValueError) as exc:
+                app_log.error("Session %s not saved: %s", sid[:8], exc)
+                continue
+            sessions[sid] = {"expires": entry.expires, "data": entry.data}
+        return json.dumps({"format": _JSON_FORMAT, "sessions": sessions}, sort_keys=True)
 
 
 class SessionManager:
