@@ -47,7 +47,7 @@ class HTTPError(Exception):
             self.log_message = log_message.replace("%", "%%")
 
     def __str__(self) -> str:
-        message = f"HTTP {self.status_code}: {self.reason or _reason_phrase(self.status_code)}"
+        message = f"HTTP {self.status_code}: {self.reason or reason_phrase(self.status_code)}"
         if self.log_message:
             return message + " (" + (self.log_message % self.args) + ")"
         return message
@@ -57,7 +57,8 @@ class ConfigurationError(ValueError):
     """An invalid setting, route or configuration file, named in the message."""
 
 
-def _reason_phrase(status_code: int) -> str:
+def reason_phrase(status_code: int) -> str:
+    """The standard reason phrase of ``status_code`` (``Unknown`` for unregistered codes)."""
     try:
         return HTTPStatus(status_code).phrase
     except ValueError:

@@ -23,12 +23,11 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tornado_ws_compat import __version__, escape, signing
-from tornado_ws_compat.errors import ConfigurationError, HTTPError
+from tornado_ws_compat.errors import ConfigurationError, HTTPError, reason_phrase
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
 from tornado_ws_compat.log import access_log, app_log, gen_log
 from tornado_ws_compat.settings import DEFAULTS, validate_settings
@@ -69,13 +68,6 @@ class MissingArgumentError(HTTPError):
 
 class Finish(Exception):
     """Raise to end the request with ``finish(*args)`` and no error (Tornado 3.1+)."""
-
-
-def _reason_for(status_code: int) -> str:
-    try:
-        return HTTPStatus(status_code).phrase
-    except ValueError:
-        return "Unknown"
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -191,7 +183,7 @@ class RequestHandler:
                 reason = "Unknown"
             self._reason = reason
         else:
-            self._reason = _reason_for(status_code)
+            self._reason = reason_phrase(status_code)
 
     def get_status(self) -> int:
         return self._status_code

@@ -1,7 +1,7 @@
 """The configuration mode behind a real nginx, configured with the README's block.
 
 The test starts nginx (Debian package ``nginx-light``; ``.ci/run`` installs it) on loopback, in
-a temporary prefix, with the ``http { ... }`` block of ``examples/pingbot/README.md`` (its
+a temporary prefix, with the ``http { ... }`` block of ``README.md`` (its
 listen address, upstream and read timeout substituted). Through it:
 
 - the upgrade works, and ``X-Real-IP``/``X-Forwarded-For``/``X-Scheme`` reach
@@ -48,7 +48,7 @@ if NGINX is None:
         allow_module_level=True,
     )
 OPENSSL = shutil.which("openssl")
-README = Path(__file__).resolve().parents[2] / "examples" / "pingbot" / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 #: nginx's proxy_read_timeout in these tests; the servers ping 4 times as often.
 READ_TIMEOUT = 1.0

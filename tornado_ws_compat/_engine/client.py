@@ -8,10 +8,11 @@ from typing import Any
 
 import aiohttp
 
+from tornado_ws_compat._engine.pinger import Pinger
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
 from tornado_ws_compat.escape import json_encode
 from tornado_ws_compat.httpclient import HTTPClientError, HTTPRequest
-from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE, PingSchedule
+from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE
 from tornado_ws_compat.log import app_log
 
 __all__ = ["WebSocketClientConnection", "connect"]
@@ -57,13 +58,12 @@ class WebSocketClientConnection:
         self._closing = False
         self._tasks: set[asyncio.Future[Any]] = set()
         self._close_task: asyncio.Future[Any] | None = None
-        self._ping = PingSchedule(ping_interval or 0.0, ping_timeout)
-        self._ping_timer: asyncio.TimerHandle | None = None
-        self._loop = asyncio.get_running_loop()
-        if self._ping.enabled:
-            self._ping_timer = self._loop.call_at(
-                self._ping.first_deadline(self._loop.time()), self._send_ping
-            )
+        self._pinger = Pinger(
+            ping_interval or 0.0,
+            ping_timeout,
+            self._send_ping,
+            lambda: self.close(reason="ping timed out"),
+        )
         self._reader = asyncio.ensure_future(self._read_loop())
 
     @property
@@ -81,7 +81,7 @@ class WebSocketClientConnection:
                 elif kind is aiohttp.WSMsgType.PING:
                     await ws.pong(msg.data)
                 elif kind is aiohttp.WSMsgType.PONG:
-                    self._ping.pong_received()
+                    self._pinger.pong_received()
                 elif kind is aiohttp.WSMsgType.CLOSE:
                     self.close_code = msg.data or None
                     self.close_reason = (msg.extra or None) if msg.data else None
@@ -95,7 +95,7 @@ class WebSocketClientConnection:
         except (aiohttp.ClientError, ConnectionError):
             pass
         finally:
-            self._cancel_ping()
+            self._pinger.cancel()
             if self._close_task is not None:
                 await asyncio.wait([self._close_task])
                 if self.close_code is None:
@@ -164,7 +164,7 @@ class WebSocketClientConnection:
         if self._closing:
             return
         self._closing = True
-        self._cancel_ping()
+        self._pinger.cancel()
         if code is None and reason is not None:
             code = 1000
         if code is None:
@@ -181,26 +181,11 @@ class WebSocketClientConnection:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return task
 
-    def _cancel_ping(self) -> None:
-        if self._ping_timer is not None:
-            self._ping_timer.cancel()
-            self._ping_timer = None
-
-    def _send_ping(self) -> None:
-        self._ping_timer = None
+    def _send_ping(self) -> bool:
         if self._closing or self._ws.closed:
-            return
-        check_at = self._ping.ping_sent(self._loop.time())
+            return False
         self._keep(asyncio.ensure_future(self._guard(self._ws.ping(b""))))
-        self._ping_timer = self._loop.call_at(check_at, self._check_pong)
-
-    def _check_pong(self) -> None:
-        self._ping_timer = None
-        timed_out, next_ping = self._ping.check(self._loop.time())
-        if timed_out:
-            self.close(reason="ping timed out")
-            return
-        self._ping_timer = self._loop.call_at(next_ping, self._send_ping)
+        return True
 
 
 def _send_empty_close_frame(ws: aiohttp.ClientWebSocketResponse) -> None:

@@ -24,11 +24,11 @@ from aiohttp.http_websocket import WebSocketError as ReaderError
 from aiohttp.http_websocket import WSMsgType
 from aiohttp.streams import EofStream
 
+from tornado_ws_compat._engine.pinger import Pinger
 from tornado_ws_compat.errors import WebSocketClosedError
 from tornado_ws_compat.lifecycle import (
     CloseAction,
     Lifecycle,
-    PingSchedule,
     WebSocketParams,
     is_valid_close_code,
 )
@@ -250,8 +250,7 @@ class ServerConnection:
         "_max_write_buffer",
         "_peer_eof",
         "_pending_pong",
-        "_ping",
-        "_ping_timer",
+        "_pinger",
         "_protocol",
         "_selected_subprotocol",
         "_transport",
@@ -310,17 +309,18 @@ class ServerConnection:
         self._flush_waiter: asyncio.Future[None] | None = None
         self._pending_pong: bytes | None = None
         self._close_timer: asyncio.TimerHandle | None = None
-        self._ping_timer: asyncio.TimerHandle | None = None
-        self._ping = PingSchedule(params.ping_interval, params.ping_timeout)
         # Every byte left in the socket buffer pauses writing, so that resume_writing
         # means "all flushed": the signal write_message's future resolves on.
         transport.set_write_buffer_limits(high=0)
         self.lifecycle.opened()
-        # Tornado starts pinging right after the 101, before open() runs.
-        if self._ping.enabled:
-            self._ping_timer = self._loop.call_at(
-                self._ping.first_deadline(self._loop.time()), self._send_ping
-            )
+        # Tornado starts pinging right after the 101, before open() runs; on a missing pong
+        # it closes with the default code and "ping timed out" (Tornado 6.5+).
+        self._pinger = Pinger(
+            params.ping_interval,
+            params.ping_timeout,
+            self._send_ping,
+            lambda: self.close(reason="ping timed out"),
+        )
 
     # ---- the handler-facing API (Tornado's WebSocketProtocol names) ----
 
@@ -421,7 +421,7 @@ class ServerConnection:
                 self._spawn(self._guard(result))
             return None
         if kind is _PONG:
-            self._ping.pong_received()
+            self._pinger.pong_received()
             try:
                 return self.handler.on_pong(bytes(message[1]))
             except (Exception, asyncio.CancelledError):
@@ -502,9 +502,8 @@ class ServerConnection:
             self._drop()
         elif action & CloseAction.WAIT_FOR_PEER and self._close_timer is None:
             self._close_timer = self._loop.call_later(self.params.close_timeout, self.abort)
-        if action and self._ping_timer is not None:
-            self._ping_timer.cancel()
-            self._ping_timer = None
+        if action:
+            self._pinger.cancel()
 
     def _drop(self) -> None:
         """Close TCP once the frames already written are flushed; abort if that stalls."""
@@ -516,10 +515,10 @@ class ServerConnection:
             )
 
     def _cancel_timers(self) -> None:
-        for timer in (self._close_timer, self._ping_timer):
-            if timer is not None:
-                timer.cancel()
-        self._close_timer = self._ping_timer = None
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self._pinger.cancel()
 
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
         transport = self._transport
@@ -579,22 +578,11 @@ class ServerConnection:
             return
         self._write_control(0x80 | _OP_PONG, data)
 
-    def _send_ping(self) -> None:
-        self._ping_timer = None
+    def _send_ping(self) -> bool:
         if self.is_closing():
-            return
-        check_at = self._ping.ping_sent(self._loop.time())
+            return False
         self._write_control(0x80 | _OP_PING, b"")
-        self._ping_timer = self._loop.call_at(check_at, self._check_pong)
-
-    def _check_pong(self) -> None:
-        self._ping_timer = None
-        timed_out, next_ping = self._ping.check(self._loop.time())
-        if timed_out:
-            # Tornado 6.5+: close with the default code and this reason.
-            self.close(reason="ping timed out")
-            return
-        self._ping_timer = self._loop.call_at(next_ping, self._send_ping)
+        return True
 
     def _hook_failed(self) -> None:
         # Tornado's _run_callback: log through the handler, then abort the connection.
