@@ -200,10 +200,11 @@ class WebSocketHandler(web.RequestHandler):
         closing (Tornado 3.2/5.0); a failed write that nobody awaits is not logged.
         """
         connection = self.ws_connection
-        if connection is None or connection.is_closing():
+        if connection is None:
             raise WebSocketClosedError()
         if isinstance(message, dict):
             message = escape.json_encode(message)
+        # The connection raises WebSocketClosedError itself when closing.
         return cast("asyncio.Future[None]", connection.write_message(message, binary=binary))
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:

@@ -14,6 +14,7 @@ This is Tornado's rule: no message before ``open`` returns, one ``on_message`` a
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import sys
 import zlib
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from tornado_ws_compat.extensions import DeflateAgreement
     from tornado_ws_compat.websocket import WebSocketHandler
 
-__all__ = ["DEFAULT_MAX_WRITE_BUFFER", "FrameGuard", "ServerConnection"]
+__all__ = ["DEFAULT_MAX_WRITE_BUFFER", "FrameGuard", "ServerConnection", "set_nodelay"]
 
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
@@ -76,6 +77,13 @@ DEFAULT_MAX_WRITE_BUFFER: Final = 64 * 1024 * 1024
 # Tornado's default compression level for permessage-deflate (GZipContentEncoding.GZIP_LEVEL).
 _DEFAULT_COMPRESSION_LEVEL: Final = 6
 _DEFAULT_MEM_LEVEL: Final = 8
+
+
+def set_nodelay(transport: asyncio.BaseTransport | None, value: bool) -> None:
+    """Turn Nagle's algorithm off (True) or on for a TCP transport; others are left alone."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
 
 
 def _frame_header(first_byte: int, length: int) -> bytes:
@@ -365,11 +373,7 @@ class ServerConnection:
         self._transport.abort()
 
     def set_nodelay(self, value: bool) -> None:
-        import socket
-
-        sock = self._transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
+        set_nodelay(self._transport, value)
 
     def run(self) -> asyncio.Future[None]:
         """Start delivering messages (those that came during ``open`` first); returns the

@@ -24,6 +24,7 @@ from tornado_ws_compat._engine.connection import (
     DEFAULT_MAX_WRITE_BUFFER,
     FrameGuard,
     ServerConnection,
+    set_nodelay,
 )
 from tornado_ws_compat.errors import WebSocketClosedError
 from tornado_ws_compat.extensions import negotiate_deflate
@@ -193,10 +194,7 @@ class _RequestConnection:
         return connection
 
     def set_nodelay(self, value: bool) -> None:
-        transport = self._request.transport
-        sock = transport.get_extra_info("socket") if transport is not None else None
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
+        set_nodelay(self._request.transport, value)
 
 
 class _Protocol(AiohttpProtocol):
