@@ -178,6 +178,14 @@ class FrameGuard:
         fragmented = self._fragmented
         while end - pos >= 2:
             first, second = buf[pos], buf[pos + 1]
+            length = second & 0x7F
+            if length < 126:
+                header = 6  # the 4 mask bytes may still be cut off: the scan needs none
+            else:
+                header = 8 if length == 126 else 14
+                if end - pos < header:
+                    break  # the length is cut: scan this header again with the next read
+                length = int.from_bytes(buf[pos + 2 : pos + header - 4], "big")
             if not second & 0x80:
                 error = "unmasked client frame"
                 break
@@ -194,14 +202,6 @@ class FrameGuard:
                 fragmented = not first & 0x80
             elif opcode == 0x0 and first & 0x80:
                 fragmented = False
-            length = second & 0x7F
-            if length < 126:
-                header = 6
-            else:
-                header = 8 if length == 126 else 14
-                if end - pos < header:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + header - 4], "big")
             pos += header + length
         if error is not None:
             self._failed = True

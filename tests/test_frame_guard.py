@@ -1,0 +1,115 @@
+"""FrameGuard: the header scan in front of aiohttp's reader, fed every possible TCP split.
+
+Frame boundaries do not depend on how TCP cuts the stream (RFC 6455 section 5.2), so the
+guard must reach the same verdict whatever the split: valid streams pass through whole and
+unchanged, invalid ones fail exactly once, after the frames before the bad one.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+
+from tornado_ws_compat._engine.connection import FrameGuard
+
+KEY = b"\x01\x02\x03\x04"
+
+
+def frame(first: int, payload: bytes, masked: bool = True) -> bytes:
+    length = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if length < 126:
+        header = bytes([first, mask_bit | length])
+    elif length < 65536:
+        header = bytes([first, mask_bit | 126]) + struct.pack("!H", length)
+    else:
+        header = bytes([first, mask_bit | 127]) + struct.pack("!Q", length)
+    if not masked:
+        return header + payload
+    return header + KEY + bytes(b ^ KEY[i % 4] for i, b in enumerate(payload))
+
+
+class Reader:
+    def __init__(self) -> None:
+        self.data = b""
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.data += data
+        return False, b""
+
+    def feed_eof(self) -> None:
+        pass
+
+
+class Connection:
+    def __init__(self) -> None:
+        self.work = 0
+        self.violations: list[Any] = []
+
+    def protocol_violation(self, exc: Any) -> None:
+        self.violations.append(exc)
+
+
+def feed_split(stream: bytes, cuts: list[int]) -> tuple[Reader, Connection]:
+    reader, connection = Reader(), Connection()
+    guard = FrameGuard(reader, connection)  # type: ignore[arg-type]
+    start = 0
+    for cut in [*cuts, len(stream)]:
+        if cut > start:
+            guard.feed_data(stream[start:cut])
+            start = cut
+    return reader, connection
+
+
+VALID = {
+    "fragmented, extended 16-bit length": frame(0x01, b"a" * 126)
+    + frame(0x89, b"ping")
+    + frame(0x80, b"b")
+    + frame(0x88, struct.pack("!H", 1000)),
+    "fragmented, 64-bit length": frame(0x02, b"x" * 70000) + frame(0x80, b"y"),
+    "empty first fragment": frame(0x01, b"") + frame(0x80, b"z"),
+    "small messages": frame(0x81, b"hi") + frame(0x82, b"") + frame(0x81, b"\xc3\xa9"),
+}
+
+INVALID = {
+    "unmasked": (frame(0x81, b"ok") + frame(0x81, b"bad", masked=False), 8),
+    "rsv1 on ping": (frame(0x81, b"ok") + frame(0xC9, b"p"), 8),
+    "new message inside an empty-started one": (
+        frame(0x01, b"") + frame(0x81, b"new"),
+        6,
+    ),
+    "new message inside a long fragmented one": (
+        frame(0x01, b"a" * 200) + frame(0x82, b"new"),
+        208,
+    ),
+}
+
+
+def split_points(stream: bytes) -> list[list[int]]:
+    """Every single cut in the first 300 bytes and around the end, and a byte-by-byte feed."""
+    singles = [[cut] for cut in range(1, min(len(stream), 300))]
+    singles += [[cut] for cut in range(max(1, len(stream) - 40), len(stream))]
+    return [*singles, list(range(1, min(len(stream), 400)))]
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_valid_streams_pass_whole_whatever_the_split(name: str) -> None:
+    stream = VALID[name]
+    for cuts in split_points(stream):
+        reader, connection = feed_split(stream, cuts)
+        assert not connection.violations, (name, cuts, connection.violations)
+        assert reader.data == stream
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_invalid_streams_fail_once_after_the_frames_before(name: str) -> None:
+    stream, valid_prefix = INVALID[name]
+    for cuts in split_points(stream):
+        reader, connection = feed_split(stream, cuts)
+        assert len(connection.violations) == 1, (name, cuts)
+        assert connection.violations[0].code == 1002
+        # The reader got at most the valid frames (and never bytes of the bad frame's tail).
+        assert stream.startswith(reader.data)
+        assert len(reader.data) <= valid_prefix + 13  # at most a cut header of the bad frame
