@@ -51,6 +51,12 @@ class Connection:
     def protocol_violation(self, exc: Any) -> None:
         self.violations.append(exc)
 
+    def batch_writes(self) -> None:
+        pass
+
+    def flush_writes(self) -> None:
+        pass
+
 
 def feed_split(stream: bytes, cuts: list[int]) -> tuple[Reader, Connection]:
     reader, connection = Reader(), Connection()

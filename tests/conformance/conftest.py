@@ -202,6 +202,24 @@ def accept_value(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode("ascii") + WS_GUID).digest()).decode()
 
 
+class _ResetReadsAsEof(asyncio.StreamReader):
+    """asyncio's StreamReader, except that a reset reads as the end of the stream.
+
+    A server that fails the connection closes its socket, and what the client writes after
+    that makes the server's kernel answer with a reset (RST). The bytes the server sent
+    before, its close frame included, have arrived and stay readable (Linux keeps them), but
+    StreamReader raises the connection's error before handing out what it buffered, so a
+    case would see "closed without a close frame" where the server did send one. Here the
+    buffered bytes come first, then EOF: read_frame and expect_eof report the end as before.
+    """
+
+    def set_exception(self, exc: BaseException) -> None:
+        if isinstance(exc, OSError):  # reset, broken pipe, ENOTCONN (uvloop)
+            self.feed_eof()
+        else:
+            super().set_exception(exc)
+
+
 class RawWebSocket:
     """A WebSocket client over a plain TCP stream, for writing anything a case needs."""
 
@@ -226,9 +244,14 @@ class RawWebSocket:
     ) -> RawWebSocket:
         """Connect and send an opening handshake; ``headers`` override the defaults (None
         removes one). The response is read and kept in ``response``, whatever its status."""
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", port, limit=1 << 20), timeout
+        # asyncio.open_connection, with the reader below.
+        loop = asyncio.get_running_loop()
+        reader = _ResetReadsAsEof(limit=1 << 20, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda: protocol, "127.0.0.1", port), timeout
         )
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

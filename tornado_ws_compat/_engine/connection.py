@@ -86,6 +86,22 @@ def set_nodelay(transport: asyncio.BaseTransport | None, value: bool) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
 
 
+def _fail_quietly(waiter: asyncio.Future[None]) -> None:
+    """Fail a write's future; nobody awaiting it must not log "exception never retrieved"."""
+    if not waiter.done():
+        waiter.set_exception(WebSocketClosedError())
+        waiter.exception()
+
+
+def _copy_outcome(done: asyncio.Future[None], waiter: asyncio.Future[None]) -> None:
+    if waiter.done():
+        return
+    if done.cancelled() or done.exception() is not None:
+        _fail_quietly(waiter)
+    else:
+        waiter.set_result(None)
+
+
 def _frame_header(first_byte: int, length: int) -> bytes:
     """RFC 6455 section 5.2 header of a server frame (never masked)."""
     if length < 126:
@@ -166,10 +182,15 @@ class FrameGuard:
             return True, b""
         size = len(data)
         skip = self._skip
-        self._connection.work = 0  # a new read: the loop has run since the last one
+        connection = self._connection
+        connection.work = 0  # a new read: the loop has run since the last one
         if skip >= size:
             self._skip = skip - size
-            return self._reader.feed_data(data)
+            connection.batch_writes()
+            try:
+                return self._reader.feed_data(data)
+            finally:
+                connection.flush_writes()
         head = self._head
         buf = head + data if head else data
         pos = skip
@@ -207,15 +228,23 @@ class FrameGuard:
             self._failed = True
             valid = pos - len(head)
             if valid > 0:
-                self._reader.feed_data(data[:valid])
-            self._connection.protocol_violation(ReaderError(1002, error))
+                connection.batch_writes()
+                try:
+                    self._reader.feed_data(data[:valid])
+                finally:
+                    connection.flush_writes()
+            connection.protocol_violation(ReaderError(1002, error))
             return True, b""
         self._fragmented = fragmented
         if pos >= end:
             self._skip, self._head = pos - end, b""
         else:
             self._skip, self._head = 0, buf[pos:]
-        return self._reader.feed_data(data)
+        connection.batch_writes()
+        try:
+            return self._reader.feed_data(data)
+        finally:
+            connection.flush_writes()
 
 
 class _Compressor:
@@ -247,6 +276,10 @@ class ServerConnection:
     """
 
     __slots__ = (
+        "_batch",
+        "_batch_size",
+        "_batch_waiter",
+        "_batching",
         "_close_timer",
         "_closed",
         "_compressed",
@@ -315,6 +348,11 @@ class ServerConnection:
         self._flushed: asyncio.Future[None] = self._loop.create_future()
         self._flushed.set_result(None)
         self._flush_waiter: asyncio.Future[None] | None = None
+        # Frames written while one read is being handled go out together (see batch_writes).
+        self._batching = False
+        self._batch: list[bytes] = []
+        self._batch_size = 0
+        self._batch_waiter: asyncio.Future[None] | None = None
         self._pending_pong: bytes | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         # Every byte left in the socket buffer pauses writing, so that resume_writing
@@ -367,9 +405,11 @@ class ServerConnection:
         self._apply(action, payload)
 
     def abort(self) -> None:
-        """Drop the TCP connection now, unsent data included (Tornado's ``_abort``)."""
+        """Drop the TCP connection now (Tornado's ``_abort``). Frames already written go to
+        the socket first, as Tornado's did; what the kernel has not taken is discarded."""
         self.lifecycle.abort()
         self._cancel_timers()
+        self.flush_writes()
         self._transport.abort()
 
     def set_nodelay(self, value: bool) -> None:
@@ -469,9 +509,11 @@ class ServerConnection:
     def finalize(self) -> None:
         """The socket is gone: run ``on_close`` once and release everything."""
         self._cancel_timers()
-        if self._flush_waiter is not None and not self._flush_waiter.done():
-            self._flush_waiter.set_exception(WebSocketClosedError())
-            self._flush_waiter.exception()  # an unawaited failed write is not logged
+        for waiter in (self._flush_waiter, self._batch_waiter):
+            if waiter is not None:
+                _fail_quietly(waiter)
+        self._batch.clear()
+        self._batch_size = 0
         if self.lifecycle.connection_lost():
             try:
                 self.handler.on_ws_connection_close(self.close_code, self.close_reason)
@@ -512,6 +554,7 @@ class ServerConnection:
     def _drop(self) -> None:
         """Close TCP once the frames already written are flushed; abort if that stalls."""
         self._cancel_timers()
+        self.flush_writes()
         self._transport.close()
         if not self._closed.done():
             self._close_timer = self._loop.call_later(
@@ -524,17 +567,64 @@ class ServerConnection:
             self._close_timer = None
         self._pinger.cancel()
 
+    def batch_writes(self) -> None:
+        """Hold frames written from now on until ``flush_writes``: the replies to all the
+        messages of one read go to the socket in one system call instead of one each."""
+        self._batching = True
+
+    def flush_writes(self) -> None:
+        """Write the held frames; their futures resolve once the socket buffer is empty."""
+        self._batching = False
+        batch = self._batch
+        if not batch:
+            return
+        waiter, self._batch_waiter = self._batch_waiter, None
+        transport = self._transport
+        if transport.is_closing():
+            batch.clear()
+            self._batch_size = 0
+            if waiter is not None:
+                _fail_quietly(waiter)
+            return
+        if len(batch) == 1:
+            transport.write(batch[0])
+        else:
+            transport.writelines(batch)  # uvloop sends these with one writev, no join
+        batch.clear()
+        self._batch_size = 0
+        if waiter is None:
+            return
+        if not transport.get_write_buffer_size():
+            waiter.set_result(None)
+        elif self._flush_waiter is None or self._flush_waiter.done():
+            self._flush_waiter = waiter  # resolved (or failed) when the buffer drains
+            self._spawn(self._wait_flushed(waiter))
+        else:
+            self._flush_waiter.add_done_callback(lambda done: _copy_outcome(done, waiter))
+
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
         transport = self._transport
         length = len(data)
-        if transport.get_write_buffer_size() + length > self._max_write_buffer:
+        if transport.get_write_buffer_size() + self._batch_size + length > self._max_write_buffer:
             gen_log.warning(
                 "WebSocket to %s: %d bytes not read by the peer; closing the connection",
                 self._peer(),
-                transport.get_write_buffer_size(),
+                transport.get_write_buffer_size() + self._batch_size,
             )
             self.abort()
             raise WebSocketClosedError()
+        if self._batching:
+            batch = self._batch
+            if length > _COPY_LIMIT:
+                batch.append(_frame_header(first_byte, length))
+                batch.append(data)
+            else:
+                batch.append(_frame_header(first_byte, length) + data)
+            self._batch_size += length
+            waiter = self._batch_waiter
+            if waiter is None:
+                waiter = self._batch_waiter = self._loop.create_future()
+            return waiter
         if length > _COPY_LIMIT:
             transport.write(_frame_header(first_byte, length))
             transport.write(data)
@@ -561,9 +651,7 @@ class ServerConnection:
         try:
             await self._protocol._drain_helper()
         except (ConnectionError, RuntimeError):
-            if not waiter.done():
-                waiter.set_exception(WebSocketClosedError())
-                waiter.exception()
+            _fail_quietly(waiter)
             return
         if not waiter.done():
             waiter.set_result(None)
