@@ -160,9 +160,9 @@ def listen(
     )
     server = HTTPServer(engine, sockets)
     if loop.is_running():
-        server.started = asyncio.ensure_future(engine.start(sockets, context))
+        server.started = asyncio.ensure_future(engine.start(sockets, context, backlog))
     else:
-        loop.run_until_complete(engine.start(sockets, context))
+        loop.run_until_complete(engine.start(sockets, context, backlog))
     return server
 
 

@@ -134,9 +134,17 @@ class WebSocketHandler(web.RequestHandler):
         self._add_cookie_headers()
         self._headers_written = True
         assert self.request.connection is not None
-        channel: WebSocketChannel = await self.request.connection.accept_websocket(
-            self, self._headers, params
-        )
+        try:
+            channel: WebSocketChannel = await self.request.connection.accept_websocket(
+                self, self._headers, params
+            )
+        except (WebSocketClosedError, ConnectionError):
+            # The client left before the 101 went out: nothing opened, so neither open nor
+            # on_close runs, and nothing is logged but this (Tornado fails that write
+            # quietly too).
+            gen_log.debug("WebSocket client %s left during the handshake", self.request.remote_ip)
+            self._finished = True
+            return
         self._selected_subprotocol = selected
         self.ws_connection = channel
         # Tornado calls finish() at the 101: the access line and on_finish() happen here.

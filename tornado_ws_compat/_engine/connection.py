@@ -173,6 +173,11 @@ class FrameGuard:
     def feed_eof(self) -> None:
         self._reader.feed_eof()
 
+    def detach(self) -> None:
+        """The connection is over: refuse anything more, forget the connection."""
+        self._failed = True
+        self._connection = None  # type: ignore[assignment]
+
     def feed_peer_eof(self) -> None:
         """The peer sent FIN (a half-close) without, or after, its close frame."""
         self._connection.peer_eof()
@@ -521,6 +526,13 @@ class ServerConnection:
                 self.handler.log_exception(*sys.exc_info())
         if not self._closed.done():
             self._closed.set_result(None)
+        # Break the cycles between the connection and its parts (Tornado's _break_cycles),
+        # so that a closed connection's memory (frame buffers, zlib streams) returns now
+        # rather than at the next full garbage collection.
+        self._pinger.close()
+        self._inbox.connection = None  # type: ignore[assignment]
+        self.parser.detach()
+        self._compressor = None
 
     # ---- internals ----
 

@@ -30,11 +30,11 @@ from tornado_ws_compat.errors import WebSocketClosedError
 from tornado_ws_compat.extensions import negotiate_deflate
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, headers_from_pairs
 from tornado_ws_compat.log import app_log, gen_log
+from tornado_ws_compat.websocket import WebSocketHandler
 
 if TYPE_CHECKING:
     from tornado_ws_compat.lifecycle import WebSocketParams
     from tornado_ws_compat.web import Application, RequestHandler
-    from tornado_ws_compat.websocket import WebSocketHandler
 
 __all__ = ["EngineServer"]
 
@@ -150,7 +150,13 @@ class _RequestConnection:
         """The client went away before the response finished (long-lived requests)."""
         self._finish()
         handler = self.handler
-        if handler is not None and self.websocket is None:
+        # A WebSocket handler that has not opened has nothing to close: its on_close pairs
+        # with open. After the upgrade the WebSocket connection reports the loss itself.
+        if (
+            handler is not None
+            and self.websocket is None
+            and not isinstance(handler, WebSocketHandler)
+        ):
             try:
                 handler.on_connection_close()
             except Exception:
@@ -303,12 +309,18 @@ class EngineServer:
         self._listeners: list[asyncio.Server] = []
 
     async def start(
-        self, sockets: Iterable[socket.socket], ssl_context: ssl.SSLContext | None
+        self,
+        sockets: Iterable[socket.socket],
+        ssl_context: ssl.SSLContext | None,
+        backlog: int = 128,
     ) -> None:
         loop = asyncio.get_running_loop()
         self._server = _Server(self, loop=loop, **self._server_options)
         for sock in sockets:
-            listener = await loop.create_server(self._server, sock=sock, ssl=ssl_context)
+            # create_server listens again: give it the backlog, or it uses its own 100.
+            listener = await loop.create_server(
+                self._server, sock=sock, ssl=ssl_context, backlog=backlog
+            )
             self._listeners.append(listener)
 
     def expect_request_head(self, protocol: AiohttpProtocol, transport: asyncio.Transport) -> None:
@@ -329,6 +341,8 @@ class EngineServer:
                 self._head_sweep = loop.call_at(deadline, self._sweep_request_heads)
                 return
             del self.awaiting_head[protocol]
+            if protocol._request_count:
+                continue  # its head was parsed; the handler has just not started yet
             peer = transport.get_extra_info("peername")
             gen_log.info("Closing connection from %s: no complete request in time", peer)
             if not transport.is_closing():
@@ -338,6 +352,10 @@ class EngineServer:
     async def handle(self, aio_request: BaseRequest) -> web.StreamResponse:
         """aiohttp's request handler: one request, one Tornado-style handler."""
         self.awaiting_head.pop(aio_request.protocol, None)
+        if aio_request.transport is None or aio_request.transport.is_closing():
+            # The client left between sending its request and this task starting: no
+            # handler runs, so nothing waits for a connection that is gone.
+            return web.Response(status=400)
         if self.shutting_down:
             return web.Response(status=503, text="Server is shutting down")
         request_connection = _RequestConnection(self, aio_request)
@@ -386,9 +404,15 @@ class EngineServer:
             self.pending.pop(protocol, None)
             if request_connection.websocket is not None:
                 self.websockets.discard(request_connection.websocket)
+            # The handler and this object refer to each other through the request; let
+            # their memory go now rather than at the next full garbage collection.
+            request_connection.handler = None
+            request_connection.websocket = None
         response = request_connection.response
         if response is None:
-            gen_log.error("Handler %r produced no response", handler)
+            transport = aio_request.transport
+            if transport is not None and not transport.is_closing():
+                gen_log.error("Handler %r produced no response", handler)
             return web.Response(status=500, text="Internal Server Error")
         return response
 

@@ -14,6 +14,14 @@ from tornado_ws_compat.lifecycle import PingSchedule
 __all__ = ["Pinger"]
 
 
+def _never() -> bool:
+    return False
+
+
+def _nothing() -> None:
+    pass
+
+
 class Pinger:
     """Send a ping every interval; call ``on_timeout`` when its pong does not come in time.
 
@@ -46,6 +54,12 @@ class Pinger:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def close(self) -> None:
+        """Stop for good and drop the callbacks (they refer back to the connection)."""
+        self.cancel()
+        self._send = _never
+        self._on_timeout = _nothing
 
     def _ping(self) -> None:
         self._timer = None
