@@ -35,7 +35,7 @@ class WebSocketParams:
     """Per-connection limits and options, from the handler's settings at handshake time."""
 
     ping_interval: float = 0.0
-    ping_timeout: float = 0.0
+    ping_timeout: float | None = None  # None: the interval (Tornado 6.5)
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     compression_options: dict[str, Any] | None = None
     close_timeout: float = DEFAULT_CLOSE_TIMEOUT
@@ -159,6 +159,11 @@ class Lifecycle:
             return CloseAction.NONE
         self.state = State.CLOSING
         return CloseAction.DROP
+
+    def forgo_on_close(self) -> None:
+        """``open`` failed: the application never saw an open connection, so ``on_close``
+        must not run for it (Tornado 6.6.1)."""
+        self._on_close_done = True
 
     def connection_lost(self) -> bool:
         """The socket is gone. True exactly once: the caller then runs ``on_close``."""

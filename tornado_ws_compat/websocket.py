@@ -98,7 +98,7 @@ class WebSocketHandler(web.RequestHandler):
         # before it validates the key and selects the subprotocol.
         params = WebSocketParams(
             ping_interval=self.ping_interval or 0.0,
-            ping_timeout=self.ping_timeout,  # type: ignore[arg-type]
+            ping_timeout=self.ping_timeout,
             max_message_size=self.max_message_size,
             compression_options=self.get_compression_options(),
             close_timeout=float(self.settings.get("websocket_close_timeout", 5.0)),
@@ -145,7 +145,6 @@ class WebSocketHandler(web.RequestHandler):
             gen_log.debug("WebSocket client %s left during the handshake", self.request.remote_ip)
             self._finished = True
             return
-        self._selected_subprotocol = selected
         self.ws_connection = channel
         # Tornado calls finish() at the 101: the access line and on_finish() happen here.
         self.request._finish()
@@ -162,7 +161,7 @@ class WebSocketHandler(web.RequestHandler):
             # Tornado 6.6.1: log, drop the connection; on_close is not called, since the
             # connection never opened from the application's point of view.
             self.log_exception(*sys.exc_info())
-            channel.abort()
+            channel.abandon()
             return
         try:
             await channel.run()

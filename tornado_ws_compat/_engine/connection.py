@@ -417,6 +417,12 @@ class ServerConnection:
         self.flush_writes()
         self._transport.abort()
 
+    def abandon(self) -> None:
+        """``open`` failed: drop the connection, release it, and do not run ``on_close``."""
+        self.lifecycle.forgo_on_close()
+        self.held = False  # so that the socket's end finalizes at once
+        self.abort()
+
     def set_nodelay(self, value: bool) -> None:
         set_nodelay(self._transport, value)
 
