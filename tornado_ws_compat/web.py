@@ -15,6 +15,7 @@ import functools
 import hashlib
 import http.cookies
 import inspect
+import logging
 import mimetypes
 import os
 import re
@@ -1003,18 +1004,17 @@ class Application:
             self.settings["log_function"](handler)
             return
         status = handler.get_status()
-        if status < 400:
-            log_method = access_log.info
-        elif status < 500:
-            log_method = access_log.warning
-        else:
-            log_method = access_log.error
-        log_method(
-            "%d %s %.2fms",
-            status,
-            handler._request_summary(),
-            1000.0 * handler.request.request_time(),
+        level = (
+            logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
         )
+        if access_log.isEnabledFor(level):  # the line costs nothing when nobody logs it
+            access_log.log(
+                level,
+                "%d %s %.2fms",
+                status,
+                handler._request_summary(),
+                1000.0 * handler.request.request_time(),
+            )
 
     def listen(
         self,

@@ -25,7 +25,7 @@ from aiohttp.http_websocket import WebSocketError as ReaderError
 from aiohttp.http_websocket import WSMsgType
 from aiohttp.streams import EofStream
 
-from tornado_ws_compat._engine.pinger import Pinger
+from tornado_ws_compat._engine.pinger import NO_PINGS, Pinger
 from tornado_ws_compat.errors import WebSocketClosedError
 from tornado_ws_compat.lifecycle import (
     CloseAction,
@@ -350,8 +350,7 @@ class ServerConnection:
         self._closed: asyncio.Future[None] = self._loop.create_future()
         # What write_message returns when the data left at once: awaiting a done future
         # does not consume it, so one per connection serves every such write.
-        self._flushed: asyncio.Future[None] = self._loop.create_future()
-        self._flushed.set_result(None)
+        self._flushed: asyncio.Future[None] | None = None  # created by the first write
         self._flush_waiter: asyncio.Future[None] | None = None
         # Frames written while one read is being handled go out together (see batch_writes).
         self._batching = False
@@ -366,11 +365,15 @@ class ServerConnection:
         self.lifecycle.opened()
         # Tornado starts pinging right after the 101, before open() runs; on a missing pong
         # it closes with the default code and "ping timed out" (Tornado 6.5+).
-        self._pinger = Pinger(
-            params.ping_interval,
-            params.ping_timeout,
-            self._send_ping,
-            lambda: self.close(reason="ping timed out"),
+        self._pinger = (
+            NO_PINGS
+            if not params.ping_interval
+            else Pinger(
+                params.ping_interval,
+                params.ping_timeout,
+                self._send_ping,
+                lambda: self.close(reason="ping timed out"),
+            )
         )
 
     # ---- the handler-facing API (Tornado's WebSocketProtocol names) ----
@@ -573,11 +576,11 @@ class ServerConnection:
         """Close TCP once the frames already written are flushed; abort if that stalls."""
         self._cancel_timers()
         self.flush_writes()
-        self._transport.close()
-        if not self._closed.done():
-            self._close_timer = self._loop.call_later(
-                self.params.close_timeout, self._transport.abort
-            )
+        transport = self._transport
+        transport.close()
+        if transport.get_write_buffer_size() and not self._closed.done():
+            # Only a peer that does not read can keep the close waiting for a flush.
+            self._close_timer = self._loop.call_later(self.params.close_timeout, transport.abort)
 
     def _cancel_timers(self) -> None:
         if self._close_timer is not None:
@@ -649,7 +652,11 @@ class ServerConnection:
         else:
             transport.write(_frame_header(first_byte, length) + data)
         if not transport.get_write_buffer_size():
-            return self._flushed
+            flushed = self._flushed
+            if flushed is None:
+                flushed = self._flushed = self._loop.create_future()
+                flushed.set_result(None)
+            return flushed
         return self._flush_future()
 
     def _write_control(self, first_byte: int, payload: bytes) -> None:

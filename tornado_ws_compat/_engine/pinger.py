@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from tornado_ws_compat.lifecycle import PingSchedule
 
-__all__ = ["Pinger"]
+__all__ = ["NO_PINGS", "Pinger"]
 
 
 def _never() -> bool:
@@ -75,3 +75,22 @@ class Pinger:
             self._on_timeout()
             return
         self._timer = self._loop.call_at(next_ping, self._ping)
+
+
+class _NoPings:
+    """What a connection without keepalive pings holds instead of a Pinger."""
+
+    __slots__ = ()
+
+    def pong_received(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+#: Shared by every connection whose ping interval is 0 (Tornado's default).
+NO_PINGS = _NoPings()
