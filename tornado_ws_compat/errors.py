@@ -8,6 +8,7 @@ from typing import Any
 __all__ = [
     "ConfigurationError",
     "HTTPError",
+    "NotSupportedError",
     "WebSocketClosedError",
     "WebSocketError",
 ]
@@ -51,6 +52,10 @@ class HTTPError(Exception):
         if self.log_message:
             return message + " (" + (self.log_message % self.args) + ")"
         return message
+
+
+class NotSupportedError(NotImplementedError):
+    """A Tornado feature this project does not provide (templates), named in the message."""
 
 
 class ConfigurationError(ValueError):

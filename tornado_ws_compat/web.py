@@ -28,7 +28,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tornado_ws_compat import __version__, escape, signing
-from tornado_ws_compat.errors import ConfigurationError, HTTPError, reason_phrase
+from tornado_ws_compat.errors import (
+    ConfigurationError,
+    HTTPError,
+    NotSupportedError,
+    reason_phrase,
+)
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
 from tornado_ws_compat.log import access_log, app_log, gen_log
 from tornado_ws_compat.settings import DEFAULTS, validate_settings
@@ -530,7 +535,7 @@ class RequestHandler:
 
     def render(self, template_name: str, **kwargs: Any) -> Awaitable[None]:
         """Not supported: Tornado templates are out of scope for tornado_ws_compat."""
-        raise NotImplementedError(
+        raise NotSupportedError(
             "tornado_ws_compat does not implement Tornado templates (RequestHandler.render); "
             "render the page yourself and pass it to self.write() or self.finish()"
         )

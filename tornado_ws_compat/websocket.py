@@ -236,8 +236,12 @@ class WebSocketHandler(web.RequestHandler):
         return None
 
     def on_message(self, message: str | bytes) -> Awaitable[None] | None:
-        """Handle an incoming message: ``str`` for text, ``bytes`` for binary. Override it."""
-        raise NotImplementedError
+        """Handle an incoming message: ``str`` for text, ``bytes`` for binary. Override it.
+
+        As in Tornado, a handler that does not is an application error: a message arriving
+        raises NotImplementedError, logged as an uncaught exception, and the socket drops.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.on_message is not implemented")
 
     def ping(self, data: str | bytes = b"") -> None:
         """Send a ping frame (payload at most 125 bytes, RFC 6455 section 5.5)."""

@@ -21,6 +21,7 @@ the memory held is bounded by ``max_sessions`` (oldest sessions are dropped firs
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import re
@@ -112,21 +113,21 @@ class Session(MutableMapping[str, Any]):
         return f"Session({self.id!r}, {self._data!r})"
 
 
-class SessionStore:
+class SessionStore(abc.ABC):
     """Where session data live. Subclasses persist them (``flush``)."""
 
+    @abc.abstractmethod
     def get(self, sid: str) -> dict[str, Any] | None:
         """The live dict of session ``sid``, or None if unknown or expired."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def put(self, sid: str, data: dict[str, Any]) -> None:
         """Add a session (called at the 101 of its first connection)."""
-        raise NotImplementedError
 
-    def save(self, sid: str) -> None:
+    def save(self, sid: str) -> None:  # noqa: B027 - a no-op unless the store persists
         """A connection of session ``sid`` ended: persist what it changed."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - a no-op unless the store persists
         """Persist everything now."""
 
     def close(self) -> None:
