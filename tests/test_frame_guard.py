@@ -11,6 +11,7 @@ import struct
 from typing import Any
 
 import pytest
+from helpers import build_frame
 
 from tornado_ws_compat._engine.connection import FrameGuard
 
@@ -18,17 +19,15 @@ KEY = b"\x01\x02\x03\x04"
 
 
 def frame(first: int, payload: bytes, masked: bool = True) -> bytes:
-    length = len(payload)
-    mask_bit = 0x80 if masked else 0
-    if length < 126:
-        header = bytes([first, mask_bit | length])
-    elif length < 65536:
-        header = bytes([first, mask_bit | 126]) + struct.pack("!H", length)
-    else:
-        header = bytes([first, mask_bit | 127]) + struct.pack("!Q", length)
-    if not masked:
-        return header + payload
-    return header + KEY + bytes(b ^ KEY[i % 4] for i, b in enumerate(payload))
+    """A client frame given its first header byte (FIN, RSV bits, opcode)."""
+    return build_frame(
+        first & 0x0F,
+        payload,
+        fin=bool(first & 0x80),
+        rsv=(first >> 4) & 0x7,
+        mask=KEY,
+        masked=masked,
+    )
 
 
 class Reader:

@@ -7,39 +7,19 @@ import base64
 import logging
 import os
 import signal
-import struct
 import sys
 import textwrap
 from typing import Any
 
 import aiohttp
 import pytest
+from helpers import build_frame
 
 from tornado_ws_compat import web, websocket
 from tornado_ws_compat.errors import WebSocketClosedError
 from tornado_ws_compat.testing import running
 
 TIMEOUT = 10
-
-
-def masked_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """A client frame (RFC 6455 section 5.2), masked as section 5.3 requires."""
-    first = (0x80 if fin else 0) | opcode
-    length = len(payload)
-    if length < 126:
-        header = struct.pack("!BB", first, 0x80 | length)
-    elif length < 65536:
-        header = struct.pack("!BBH", first, 0x80 | 126, length)
-    else:
-        header = struct.pack("!BBQ", first, 0x80 | 127, length)
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if length < 4096 else None
-    if body is None:
-        data = bytearray(payload)
-        for i in range(4):
-            data[i::4] = bytes(b ^ mask[i] for b in data[i::4])
-        body = bytes(data)
-    return header + mask + body
 
 
 async def raw_upgrade(
@@ -223,7 +203,7 @@ async def test_peer_that_never_reads_is_dropped_at_the_write_limit(
     limit = 256 * 1024
     async with running(make_app(recorder), max_write_buffer=limit) as server:
         _reader, writer = await raw_upgrade(server.port)
-        writer.write(masked_frame(0x1, b"flood"))
+        writer.write(build_frame(0x1, b"flood"))
         await recorder.wait_for(lambda events: ("write refused",) in events)
         await recorder.wait_for(lambda events: closes(events) == 1)
         assert any("not read by the peer" in r.getMessage() for r in caplog.records)
@@ -236,7 +216,7 @@ async def test_slow_coroutine_on_message_pauses_reading() -> None:
     release = asyncio.Event()
     async with running(make_app(recorder, release=release)) as server:
         _reader, writer = await raw_upgrade(server.port, "/slow")
-        frame = masked_frame(0x2, b"\0" * 65536)
+        frame = build_frame(0x2, b"\0" * 65536)
         sent = 0
         blocked = False
         for _ in range(2000):  # at most 128 MiB, far beyond any socket buffer
@@ -259,7 +239,7 @@ async def test_peer_vanishing_mid_frame_runs_on_close_once() -> None:
     recorder = Recorder()
     async with running(make_app(recorder)) as server:
         _reader, writer = await raw_upgrade(server.port)
-        writer.write(masked_frame(0x1, b"x" * 1000)[:300])
+        writer.write(build_frame(0x1, b"x" * 1000)[:300])
         await writer.drain()
         writer.close()
         await recorder.wait_for(lambda events: closes(events) == 1)

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import tornado.web
 import tornado.websocket
+from helpers import build_frame
 
 import tornado_ws_compat.web
 import tornado_ws_compat.websocket
@@ -202,20 +203,7 @@ class RawClient:
         rsv: int = 0,
         mask: bool = True,
     ) -> None:
-        first = (0x80 if fin else 0) | (rsv << 4) | opcode
-        length = len(payload)
-        mask_bit = 0x80 if mask else 0
-        if length < 126:
-            header = struct.pack("!BB", first, mask_bit | length)
-        elif length < 65536:
-            header = struct.pack("!BBH", first, mask_bit | 126, length)
-        else:
-            header = struct.pack("!BBQ", first, mask_bit | 127, length)
-        if mask:
-            key = os.urandom(4)
-            payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-            header += key
-        self.writer.write(header + payload)
+        self.writer.write(build_frame(opcode, payload, fin=fin, rsv=rsv, masked=mask))
 
     def send_text(self, text: str, **kwargs: Any) -> None:
         self.send_frame(OP_TEXT, text.encode("utf-8"), **kwargs)
