@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "serve_traceback": False,
     # This project's limits (no Tornado equivalent).
     "websocket_close_timeout": DEFAULT_CLOSE_TIMEOUT,
+    # Where WebSocketHandler.publish/subscribe meet (tornado_ws_compat.pubsub).
+    "pubsub_url": "memory://",
 }
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -49,6 +51,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "cross_origin_protection": (bool,),
     "debug": (bool,),
     "serve_traceback": (bool,),
+    "pubsub_url": (str,),
 }
 
 
@@ -75,6 +78,27 @@ def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     size = result.get("websocket_max_message_size")
     if size is not None and size <= 0:
         raise ConfigurationError(f"setting 'websocket_max_message_size' must be > 0, got {size}")
+    url = result.get("pubsub_url")
+    if url is not None:
+        _check_pubsub_url(url)
     if result.get("debug"):
         result.setdefault("serve_traceback", True)
     return result
+
+
+def _check_pubsub_url(url: str) -> None:
+    """A bad broker URL, or redis:// without the client installed, fails at startup."""
+    scheme = url.partition("://")[0] if "://" in url else ""
+    if scheme == "memory":
+        return
+    if scheme not in ("redis", "rediss"):
+        raise ConfigurationError(
+            f"setting 'pubsub_url' must start with memory://, redis:// or rediss://, got {url!r}"
+        )
+    try:
+        import redis.asyncio  # noqa: F401  (the optional extra)
+    except ImportError as exc:
+        raise ConfigurationError(
+            "setting 'pubsub_url' is a Redis URL but the Redis client is not installed: "
+            'pip install "tornado_ws_compat[redis]"'
+        ) from exc

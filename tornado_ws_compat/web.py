@@ -36,6 +36,7 @@ from tornado_ws_compat.errors import (
 )
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
 from tornado_ws_compat.log import access_log, app_log, gen_log
+from tornado_ws_compat.pubsub import PubSubHub
 from tornado_ws_compat.settings import DEFAULTS, validate_settings
 
 if TYPE_CHECKING:
@@ -948,6 +949,7 @@ class Application:
         **settings: Any,
     ) -> None:
         self.settings: dict[str, Any] = validate_settings(settings)
+        self._pubsub: PubSubHub | None = None
         self.default_host = default_host
         self.rules: list[URLSpec] = []
         self.named: dict[str, URLSpec] = {}
@@ -978,6 +980,25 @@ class Application:
                         "Multiple handlers named %s; replacing previous value", rule.name
                     )
                 self.named[rule.name] = rule
+
+    @property
+    def pubsub(self) -> PubSubHub:
+        """This process's pub/sub hub (``pubsub_url`` setting), made on first use.
+
+        A worker forked after the Application was built gets its own hub and connection.
+        """
+        hub = self._pubsub
+        if hub is None or hub.pid != os.getpid():
+            hub = self._pubsub = PubSubHub(self.settings.get("pubsub_url", DEFAULTS["pubsub_url"]))
+        return hub
+
+    def publish(
+        self, channel: str, message: str | bytes | dict[str, Any]
+    ) -> asyncio.Future[bool]:
+        """Send ``message`` to every WebSocket subscribed to ``channel``, in every process
+        that shares this ``pubsub_url``; see :mod:`tornado_ws_compat.pubsub`. Need not be
+        awaited; never raises because the broker is down."""
+        return self.pubsub.publish(channel, message)
 
     def find_handler(
         self, request: HTTPServerRequest

@@ -282,9 +282,49 @@ class WebSocketHandler(web.RequestHandler):
         assert self.ws_connection is not None
         self.ws_connection.set_nodelay(value)
 
+    # ---- pub/sub (tornado_ws_compat.pubsub; not in Tornado) ----
+
+    #: Channels this handler subscribed to; a set only once it subscribes.
+    _pubsub_channels: set[str] | None = None
+
+    def subscribe(self, channel: str) -> asyncio.Future[bool]:
+        """Receive every message published to ``channel`` (in any process sharing the
+        ``pubsub_url``) as ``write_message(message)``, until ``unsubscribe`` or the close.
+
+        Need not be awaited: the future resolves to True once the broker has the
+        subscription, False while it is unreachable (the subscription is restored later).
+        """
+        if self.ws_connection is None:
+            raise WebSocketClosedError()
+        channels = self._pubsub_channels
+        if channels is None:
+            channels = self._pubsub_channels = set()
+        channels.add(channel)
+        return self.application.pubsub.subscribe(self, channel)
+
+    def unsubscribe(self, channel: str) -> asyncio.Future[bool]:
+        """Stop receiving ``channel``'s messages (every subscription ends with the socket)."""
+        if self._pubsub_channels is not None:
+            self._pubsub_channels.discard(channel)
+        return self.application.pubsub.unsubscribe(self, channel)
+
+    def publish(
+        self, channel: str, message: str | bytes | dict[str, Any]
+    ) -> asyncio.Future[bool]:
+        """``self.application.publish(channel, message)``: to every subscriber of
+        ``channel``, this handler included if it subscribed."""
+        return self.application.publish(channel, message)
+
     def on_connection_close(self) -> None:
         if self.ws_connection:
             self.ws_connection = None
+        channels = self._pubsub_channels
+        if channels:
+            # Before on_close, so that what on_close publishes does not come back here.
+            self._pubsub_channels = None
+            hub = self.application.pubsub
+            for channel in channels:
+                hub.unsubscribe(self, channel)
         if not self._on_close_called:
             self._on_close_called = True
             self.on_close()

@@ -1,0 +1,145 @@
+"""Tornado's ``tornado.process``: worker processes on every core.
+
+``fork_processes(n)`` forks ``n`` children (one per core when ``n`` is None or <= 0) that each
+return from the call with their task id, while the parent stays behind and watches them, as
+Tornado 6.6.1 does: a child that dies from a signal or exits with a non-zero status is started
+again with the same task id (at most ``max_restarts`` times in all, 100 by default); one that
+exits with status 0 is not; once every child has exited the parent calls ``sys.exit(0)``.
+
+Beyond Tornado: SIGTERM or SIGINT sent to the parent is passed on to every child and ends the
+restarts, so that stopping the parent (systemd, docker stop, Ctrl-C) stops the workers
+gracefully (each closes its WebSockets with 1001 and runs ``on_close``); the parent exits once
+they have. Listening sockets bound before the fork (``HTTPServer.bind`` then ``start(n)``, or
+``netutil.bind_sockets``) are shared by the workers, and the kernel spreads connections among
+them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+from tornado_ws_compat.log import gen_log
+
+__all__ = ["cpu_count", "fork_processes", "task_id"]
+
+_task_id: int | None = None
+
+
+def cpu_count() -> int:
+    """The number of processors this process may run on (1 when it cannot be told)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def task_id() -> int | None:
+    """This worker's task id (0 to n - 1), or None outside ``fork_processes`` children."""
+    return _task_id
+
+
+def _reseed_random() -> None:
+    # Children must not share the parent's random sequence (Tornado reseeds too).
+    if "random" in sys.modules:
+        import random
+
+        random.seed()
+
+
+def fork_processes(num_processes: int | None, max_restarts: int | None = None) -> int:
+    """Fork worker processes; in each child, return its task id.
+
+    The parent never returns: it restarts children that fail, and exits with status 0 once
+    every child has exited (after a SIGTERM/SIGINT, once they have shut down). Raises
+    ``RuntimeError("Too many child restarts, giving up")`` in the parent past
+    ``max_restarts``. No event loop may have been started before the fork.
+    """
+    global _task_id
+    if sys.platform == "win32":  # pragma: no cover - fork is POSIX only
+        raise RuntimeError("fork not available on windows")
+    if _task_id is not None:
+        raise RuntimeError("fork_processes was already called in this process")
+    if max_restarts is None:
+        max_restarts = 100
+    if num_processes is None or num_processes <= 0:
+        num_processes = cpu_count()
+    gen_log.info("Starting %d processes", num_processes)
+    children: dict[int, int] = {}
+    stopping: list[int] = []  # the signal that stops the workers, once received
+
+    def start_child(number: int) -> int | None:
+        pid = os.fork()
+        if pid == 0:
+            global _task_id
+            # The parent's signal handlers are not the worker's.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            _reseed_random()
+            _task_id = number
+            return number
+        children[pid] = number
+        return None
+
+    def stop_children(signum: int, frame: FrameType | None) -> None:
+        if not stopping:
+            gen_log.info(
+                "Received %s: stopping %d worker processes",
+                signal.Signals(signum).name,
+                len(children),
+            )
+        stopping.append(signum)
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    for number in range(num_processes):
+        if start_child(number) is not None:
+            return number
+    previous = {
+        signum: signal.signal(signum, stop_children) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        restarts = 0
+        while children:
+            pid, status = os.wait()  # retried after a signal handler runs (PEP 475)
+            if pid not in children:
+                continue
+            number = children.pop(pid)
+            if os.WIFSIGNALED(status):
+                if stopping:
+                    continue
+                gen_log.warning(
+                    "child %d (pid %d) killed by signal %d, restarting",
+                    number,
+                    pid,
+                    os.WTERMSIG(status),
+                )
+            elif os.WEXITSTATUS(status) != 0:
+                if stopping:
+                    continue
+                gen_log.warning(
+                    "child %d (pid %d) exited with status %d, restarting",
+                    number,
+                    pid,
+                    os.WEXITSTATUS(status),
+                )
+            else:
+                gen_log.info("child %d (pid %d) exited normally", number, pid)
+                continue
+            restarts += 1
+            if restarts > max_restarts:
+                raise RuntimeError("Too many child restarts, giving up")
+            if start_child(number) is not None:
+                return number
+    finally:
+        if _task_id is None:  # the parent, leaving
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    # Every child has exited: the parent ends here rather than going on to start a server of
+    # its own after the call (Tornado's rule).
+    sys.exit(0)
