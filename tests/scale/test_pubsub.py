@@ -21,7 +21,8 @@ from tornado_ws_compat.server import HTTPServer
 from tornado_ws_compat.testing import running
 from tornado_ws_compat.websocket import WebSocketHandler
 
-from .redis_server import RedisServer
+from .conftest import need_redis_server
+from .redis_server import RedisServer, free_port
 
 
 class RoomSocket(WebSocketHandler):
@@ -82,6 +83,7 @@ def broker_url(request: pytest.FixtureRequest) -> Any:
     if request.param == "memory":
         yield "memory://"
         return
+    need_redis_server()
     server = RedisServer()
     server.start()
     try:
@@ -240,8 +242,6 @@ async def test_redis_outage_is_survived_logged_once_and_delivery_resumes(
 
 @pytest.mark.asyncio
 async def test_publish_never_raises_when_redis_was_never_up() -> None:
-    from .redis_server import free_port
-
     hub = PubSubHub(f"redis://127.0.0.1:{free_port()}/0")
     try:
         assert await wait(hub.publish("c", "x")) is False
