@@ -992,9 +992,7 @@ class Application:
             hub = self._pubsub = PubSubHub(self.settings.get("pubsub_url", DEFAULTS["pubsub_url"]))
         return hub
 
-    def publish(
-        self, channel: str, message: str | bytes | dict[str, Any]
-    ) -> asyncio.Future[bool]:
+    def publish(self, channel: str, message: str | bytes | dict[str, Any]) -> asyncio.Future[bool]:
         """Send ``message`` to every WebSocket subscribed to ``channel``, in every process
         that shares this ``pubsub_url``; see :mod:`tornado_ws_compat.pubsub`. Need not be
         awaited; never raises because the broker is down."""

@@ -308,9 +308,7 @@ class WebSocketHandler(web.RequestHandler):
             self._pubsub_channels.discard(channel)
         return self.application.pubsub.unsubscribe(self, channel)
 
-    def publish(
-        self, channel: str, message: str | bytes | dict[str, Any]
-    ) -> asyncio.Future[bool]:
+    def publish(self, channel: str, message: str | bytes | dict[str, Any]) -> asyncio.Future[bool]:
         """``self.application.publish(channel, message)``: to every subscriber of
         ``channel``, this handler included if it subscribed."""
         return self.application.publish(channel, message)
