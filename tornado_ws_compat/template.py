@@ -122,7 +122,7 @@ class Template:
         autoescape: str | None = _UNSET,
         whitespace: str | None = None,
     ) -> None:
-        self.name: str = escape.native_str(name)  # type: ignore[assignment]
+        self.name: str = escape.native_str(name)
         if compress_whitespace is not _UNSET:
             if whitespace is not None:
                 raise Exception("cannot set both whitespace and compress_whitespace")
