@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import signal
 import socket
@@ -16,11 +15,12 @@ import ssl
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from tornado_ws_compat.errors import NotSupportedError
 from tornado_ws_compat.ioloop import IOLoop
 from tornado_ws_compat.log import gen_log
+from tornado_ws_compat.netutil import DEFAULT_BACKLOG, bind_sockets, ssl_options_to_context
 
 if TYPE_CHECKING:
-    from tornado_ws_compat._engine.http import EngineServer
     from tornado_ws_compat.web import Application
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "HTTPServer", "bind_sockets", "listen", "serve"]
@@ -29,98 +29,184 @@ __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "HTTPServer", "bind_sockets", "listen", "
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
-def bind_sockets(
-    port: int,
-    address: str | None = None,
-    family: socket.AddressFamily = socket.AF_UNSPEC,
-    backlog: int = 128,
-    reuse_port: bool = False,
-) -> list[socket.socket]:
-    """Bind listening sockets for every address ``address`` resolves to (all if empty).
-
-    With ``port=0`` every socket gets the same free port, as ``tornado.netutil.bind_sockets``.
-    """
-    if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
-        raise ValueError("the platform doesn't support SO_REUSEPORT")
-    host = address or None
-    sockets: list[socket.socket] = []
-    bound_port: int | None = None
-    infos = socket.getaddrinfo(
-        host, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE | socket.AI_ADDRCONFIG
-    )
-    seen: set[tuple[Any, ...]] = set()
-    for af, socktype, proto, _canon, sockaddr in infos:
-        key = (af, sockaddr)
-        if key in seen:
-            continue
-        seen.add(key)
-        if port == 0 and bound_port is not None:
-            sockaddr = (sockaddr[0], bound_port, *sockaddr[2:])
-        sock = socket.socket(af, socktype, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if reuse_port:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if af == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.setblocking(False)
-            sock.bind(sockaddr)
-        except OSError as exc:
-            sock.close()
-            if exc.errno == errno.EADDRNOTAVAIL and af == socket.AF_INET6:
-                continue  # no IPv6 on this host: serve IPv4 only, as Tornado does
-            for other in sockets:
-                other.close()
-            raise
-        bound_port = sock.getsockname()[1]
-        sock.listen(backlog)
-        sockets.append(sock)
-    return sockets
-
-
-def ssl_context_from(options: ssl.SSLContext | dict[str, Any] | None) -> ssl.SSLContext | None:
-    """Accept Tornado's ``ssl_options``: an ``SSLContext`` or a dict of wrap_socket keys."""
-    if options is None or isinstance(options, ssl.SSLContext):
-        return options
-    known = {"certfile", "keyfile", "cert_reqs", "ca_certs", "ciphers"}
-    unknown = set(options) - known
-    if unknown:
-        raise ValueError(f"unknown ssl_options keys: {sorted(unknown)}")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if "certfile" in options:
-        context.load_cert_chain(options["certfile"], options.get("keyfile"))
-    if "cert_reqs" in options:
-        context.verify_mode = options["cert_reqs"]
-    if "ca_certs" in options:
-        context.load_verify_locations(options["ca_certs"])
-    if "ciphers" in options:
-        context.set_ciphers(options["ciphers"])
-    return context
-
-
 class HTTPServer:
-    """What ``listen`` returns: the bound sockets and ways to stop (``tornado.httpserver``)."""
+    """Tornado's ``tornado.httpserver.HTTPServer``: serves an Application on sockets.
 
-    def __init__(self, engine: EngineServer, sockets: list[socket.socket]) -> None:
-        self.engine = engine
-        self.sockets = sockets
+    ``HTTPServer(app, xheaders=True).listen(8888)``, ``bind(port)`` then ``start()``, or
+    ``add_sockets(netutil.bind_sockets(...))``, as with Tornado 6.6.1; ``Application.listen``
+    builds one too. Tornado's keywords map onto the engine: ``max_header_size``,
+    ``max_body_size`` (``max_buffer_size`` when it is not given), ``no_keep_alive``,
+    ``protocol``, ``decompress_request``, ``trusted_downstream``, ``ssl_options`` (a dict or an
+    ``SSLContext``); ``idle_connection_timeout`` and ``body_timeout`` go to the engine's
+    timeouts; ``chunk_size`` is accepted and unused (aiohttp reads in its own sizes). Other
+    keywords are the engine's own limits (``max_write_buffer``).
+
+    The request callback must be an ``Application``: Tornado's other callbacks (a function
+    taking the request, an ``HTTPServerConnectionDelegate``) write through Tornado's
+    ``HTTP1Connection``, which does not exist here, and raise ``NotSupportedError``.
+    """
+
+    def __init__(
+        self,
+        request_callback: Application,
+        no_keep_alive: bool = False,
+        xheaders: bool = False,
+        ssl_options: ssl.SSLContext | dict[str, Any] | None = None,
+        protocol: str | None = None,
+        decompress_request: bool = False,
+        chunk_size: int | None = None,
+        max_header_size: int | None = None,
+        idle_connection_timeout: float | None = None,
+        body_timeout: float | None = None,
+        max_body_size: int | None = None,
+        max_buffer_size: int | None = None,
+        trusted_downstream: Iterable[str] | None = None,
+        **engine_options: Any,
+    ) -> None:
+        from tornado_ws_compat._engine.http import EngineServer
+        from tornado_ws_compat.web import Application
+
+        if not isinstance(request_callback, Application):
+            raise NotSupportedError(
+                "HTTPServer: the request callback must be a tornado_ws_compat Application; "
+                f"{request_callback!r} (a plain request callback or connection delegate) "
+                "needs Tornado's HTTP1Connection, which this project does not provide"
+            )
+        if isinstance(ssl_options, dict):
+            # As TCPServer in Tornado 6.6.1: wrong paths fail here, not at the first client.
+            if "certfile" not in ssl_options:
+                raise KeyError('missing key "certfile" in ssl_options')
+            if not os.path.exists(ssl_options["certfile"]):
+                raise ValueError(f'certfile "{ssl_options["certfile"]}" does not exist')
+            if "keyfile" in ssl_options and not os.path.exists(ssl_options["keyfile"]):
+                raise ValueError(f'keyfile "{ssl_options["keyfile"]}" does not exist')
+        self.request_callback = request_callback
+        self.ssl_options = ssl_options
+        self.xheaders = xheaders
+        self.protocol = protocol
+        self.trusted_downstream = trusted_downstream
+        self._ssl_context = None if ssl_options is None else ssl_options_to_context(ssl_options)
+        if max_body_size is None:
+            max_body_size = max_buffer_size
+        tornado_options = {
+            "max_header_size": max_header_size,
+            "max_body_size": max_body_size,
+            "idle_connection_timeout": idle_connection_timeout,
+            "body_timeout": body_timeout,
+        }
+        engine_options.update((k, v) for k, v in tornado_options.items() if v is not None)
+        self.engine = EngineServer(
+            request_callback,
+            xheaders=xheaders,
+            trusted_downstream=trusted_downstream or (),
+            no_keep_alive=no_keep_alive,
+            protocol=protocol,
+            decompress_request=decompress_request,
+            **engine_options,
+        )
+        self.sockets: list[socket.socket] = []
+        #: Resolves once every socket added so far accepts connections (set while the loop
+        #: runs; ``None`` when the sockets were started synchronously).
         self.started: asyncio.Future[None] | None = None
+        self._pending_sockets: list[tuple[list[socket.socket], int]] = []
+        self._bound_started = False
+        self._stopped = False
+
+    # ---- Tornado's TCPServer API ----
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = DEFAULT_BACKLOG,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Bind ``port`` (as `netutil.bind_sockets`) and accept connections at once."""
+        sockets = bind_sockets(port, address, family, backlog, flags, reuse_port)
+        self._add(sockets, backlog)
+
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
+        """Accept connections on sockets bound elsewhere (``netutil.bind_sockets``)."""
+        self._add(list(sockets), DEFAULT_BACKLOG)
+
+    def add_socket(self, socket: socket.socket) -> None:
+        """`add_sockets` for one socket."""
+        self.add_sockets([socket])
+
+    def bind(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = DEFAULT_BACKLOG,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Bind now, accept from `start` on (at once if `start` has run)."""
+        sockets = bind_sockets(port, address, family, backlog, flags, reuse_port)
+        if self._bound_started:
+            self._add(sockets, backlog)
+        else:
+            self._pending_sockets.append((sockets, backlog))
+
+    def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
+        """Accept connections on the sockets given to `bind`, in this process.
+
+        ``num_processes`` other than 1 (Tornado forks that many children, or one per CPU for
+        ``None`` and 0) belongs to the scale-out issue (issue 12) and raises
+        ``NotSupportedError`` until it lands.
+        """
+        if num_processes != 1:
+            raise NotSupportedError(
+                f"HTTPServer.start(num_processes={num_processes!r}): forking several "
+                "processes is not provided yet (the scale-out issue, 12); use start(1)"
+            )
+        if self._bound_started:
+            raise RuntimeError("HTTPServer.start() was already called")
+        self._bound_started = True
+        pending, self._pending_sockets = self._pending_sockets, []
+        for sockets, backlog in pending:
+            self._add(sockets, backlog)
+
+    def stop(self) -> None:
+        """Stop accepting new connections and close the listening sockets; requests in
+        progress and open WebSockets go on (Tornado's ``stop``)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.engine.stop_accepting()
+        for sockets, _backlog in self._pending_sockets:
+            for sock in sockets:
+                sock.close()
+        self._pending_sockets = []
+
+    async def close_all_connections(self) -> None:
+        """Close every HTTP connection (idle or busy) and wait until they are gone.
+
+        As in Tornado 6.6.1, open WebSockets are not closed: `shutdown` does that gracefully.
+        Call `stop` first, so that no new connection arrives meanwhile.
+        """
+        if self.started is not None:
+            await self.started
+        await self.engine.close_http_connections()
+
+    # ---- this project's additions ----
 
     @property
     def port(self) -> int:
         """The bound port (useful with ``port=0``)."""
         return int(self.sockets[0].getsockname()[1])
 
-    def url(self, path: str = "/", scheme: str = "http") -> str:
+    def url(self, path: str = "/", scheme: str | None = None) -> str:
         """``scheme://host:port/path`` for this server's first socket (for tests and logs)."""
+        if scheme is None:
+            scheme = "http" if self._ssl_context is None else "https"
         host = self.sockets[0].getsockname()[0]
         if ":" in host:
             host = f"[{host}]"
         return f"{scheme}://{host}:{self.port}{path}"
-
-    def stop(self) -> None:
-        """Stop accepting new connections; open ones keep running (Tornado's ``stop``)."""
-        self.engine.stop_accepting()
 
     async def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
         """Graceful shutdown: stop accepting, new requests get 503, every WebSocket is closed
@@ -128,9 +214,31 @@ class HTTPServer:
         and whatever has not finished after ``timeout`` seconds is dropped."""
         if self.started is not None:
             await self.started
+        self._stopped = True
         await self.engine.shutdown(timeout)
 
-    close_all_connections = shutdown
+    def _add(self, sockets: list[socket.socket], backlog: int) -> None:
+        if self._stopped:
+            for sock in sockets:
+                sock.close()
+            raise RuntimeError("HTTPServer was stopped")
+        self.sockets.extend(sockets)
+        loop = IOLoop.current().asyncio_loop
+        if loop.is_running():
+            self.started = asyncio.ensure_future(self._start(self.started, sockets, backlog))
+        else:
+            loop.run_until_complete(self._start(self.started, sockets, backlog))
+
+    async def _start(
+        self, previous: asyncio.Future[None] | None, sockets: list[socket.socket], backlog: int
+    ) -> None:
+        if previous is not None:
+            await previous
+        if self._stopped:  # stop() came before the loop got here
+            for sock in sockets:
+                sock.close()
+            return
+        await self.engine.start(sockets, self._ssl_context, backlog)
 
 
 def listen(
@@ -139,30 +247,21 @@ def listen(
     address: str | None = None,
     *,
     ssl_options: ssl.SSLContext | dict[str, Any] | None = None,
-    xheaders: bool = False,
     reuse_port: bool = False,
-    trusted_downstream: Iterable[str] = (),
-    backlog: int = 128,
+    backlog: int = DEFAULT_BACKLOG,
     family: socket.AddressFamily = socket.AF_UNSPEC,
-    **limits: Any,
+    flags: int | None = None,
+    **server_options: Any,
 ) -> HTTPServer:
     """Bind ``port`` now and serve ``application`` on the current IOLoop.
 
-    ``limits`` are the engine's: ``max_body_size``, ``max_header_size``, ``max_write_buffer``.
+    ``server_options`` are `HTTPServer`'s (``xheaders``, ``max_body_size``, ...), as
+    ``Application.listen`` passes them in Tornado 6.6.1.
     """
-    from tornado_ws_compat._engine.http import EngineServer
-
-    context = ssl_context_from(ssl_options)
-    sockets = bind_sockets(port, address, family=family, backlog=backlog, reuse_port=reuse_port)
-    loop = IOLoop.current().asyncio_loop
-    engine = EngineServer(
-        application, xheaders=xheaders, trusted_downstream=trusted_downstream, **limits
+    server = HTTPServer(application, ssl_options=ssl_options, **server_options)
+    server.listen(
+        port, address, family=family, backlog=backlog, flags=flags, reuse_port=reuse_port
     )
-    server = HTTPServer(engine, sockets)
-    if loop.is_running():
-        server.started = asyncio.ensure_future(engine.start(sockets, context, backlog))
-    else:
-        loop.run_until_complete(engine.start(sockets, context, backlog))
     return server
 
 

@@ -271,6 +271,9 @@ class _Server(Server):
         pending = self.engine.pending.pop(handler, None)
         if pending is not None:
             pending.connection_lost()
+        closing = self.engine.closing.pop(handler, None)
+        if closing is not None and not closing.done():
+            closing.set_result(None)
 
 
 class EngineServer:
@@ -286,8 +289,13 @@ class EngineServer:
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
         request_head_timeout: float = DEFAULT_REQUEST_HEAD_TIMEOUT,
+        no_keep_alive: bool = False,
+        protocol: str | None = None,
+        decompress_request: bool = False,
     ) -> None:
         self.application = application
+        self.no_keep_alive = no_keep_alive
+        self.protocol = protocol
         self.request_head_timeout = request_head_timeout
         # New connections that have not sent a complete request head yet, with their
         # deadline, oldest first; one timer sweeps them (no timer per connection).
@@ -304,9 +312,13 @@ class EngineServer:
             "access_log": None,
             "max_line_size": max_header_size,
             "max_field_size": max_header_size,
+            # Tornado's HTTPServer hands gzip bodies over as sent unless decompress_request.
+            "auto_decompress": decompress_request,
         }
         self._server: _Server | None = None
         self._listeners: list[asyncio.Server] = []
+        # Connections being closed by close_http_connections, resolved by connection_lost.
+        self.closing: dict[AiohttpProtocol, asyncio.Future[None]] = {}
 
     async def start(
         self,
@@ -315,7 +327,8 @@ class EngineServer:
         backlog: int = 128,
     ) -> None:
         loop = asyncio.get_running_loop()
-        self._server = _Server(self, loop=loop, **self._server_options)
+        if self._server is None:
+            self._server = _Server(self, loop=loop, **self._server_options)
         for sock in sockets:
             # create_server listens again: give it the backlog, or it uses its own 100.
             listener = await loop.create_server(
@@ -362,8 +375,28 @@ class EngineServer:
         peer = aio_request.transport.get_extra_info("peername") if aio_request.transport else None
         body = b""
         if aio_request.method in _BODY_METHODS and aio_request.can_read_body:
+            # Tornado 6.6.1 (http1connection): a body over max_body_size is a malformed
+            # message: one INFO line, a bare 400, and the connection closed. A declared
+            # length is judged before a byte of the body is read.
+            length = aio_request.content_length
             try:
+                if length is not None and length > self.max_body_size:
+                    raise web.HTTPRequestEntityTooLarge(
+                        max_size=self.max_body_size, actual_size=length
+                    )
                 body = await aio_request.read()
+            except web.HTTPRequestEntityTooLarge:
+                too_long = (
+                    "Content-Length too long" if length is not None else "chunked body too large"
+                )
+                gen_log.info("Malformed HTTP message from %s: %s", aio_request.remote, too_long)
+                refusal = web.Response(status=400)
+                refusal.force_close()
+                await refusal.prepare(aio_request)
+                await refusal.write_eof()
+                # Close now: aiohttp would otherwise linger, reading the unwanted body.
+                aio_request.protocol.force_close()
+                return refusal
             except web.HTTPException as exc:
                 return exc
         version = aio_request.version
@@ -378,7 +411,7 @@ class EngineServer:
             body=body,
             connection=request_connection,
             remote_ip=peer[0] if isinstance(peer, tuple) else None,
-            protocol="https" if aio_request.secure else "http",
+            protocol=self.protocol or ("https" if aio_request.secure else "http"),
             xheaders=self.xheaders,
             trusted_downstream=self.trusted_downstream,
         )
@@ -414,11 +447,35 @@ class EngineServer:
             if transport is not None and not transport.is_closing():
                 gen_log.error("Handler %r produced no response", handler)
             return web.Response(status=500, text="Internal Server Error")
+        if self.no_keep_alive:
+            response.force_close()
         return response
 
     @property
     def sockets(self) -> list[socket.socket]:
         return [sock for listener in self._listeners for sock in (listener.sockets or ())]
+
+    async def close_http_connections(self) -> None:
+        """Close every HTTP connection now (idle or in a request) and wait until they are gone.
+
+        WebSockets stay open: Tornado 6.6.1's ``HTTPServer.close_all_connections`` does not
+        close them either.
+        """
+        server = self._server
+        if server is None:
+            return
+        loop = asyncio.get_running_loop()
+        waiters = []
+        for protocol in list(server.connections):
+            if isinstance(protocol._payload_parser, FrameGuard):
+                continue
+            waiter = self.closing.get(protocol)
+            if waiter is None:
+                waiter = self.closing[protocol] = loop.create_future()
+            waiters.append(waiter)
+            protocol.force_close()
+        if waiters:
+            await asyncio.wait(waiters, timeout=DEFAULT_REQUEST_HEAD_TIMEOUT)
 
     def stop_accepting(self) -> None:
         for listener in self._listeners:
