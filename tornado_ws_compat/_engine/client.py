@@ -234,7 +234,7 @@ async def _open(
                 max_msg_size=max_message_size,
                 autoping=False,
                 autoclose=False,
-                ssl=True if request.validate_cert else False,
+                ssl=request.validate_cert is not False,
             ),
             timeout=connect_timeout or request.connect_timeout,
         )
