@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import datetime
 import functools
 import inspect
@@ -45,6 +46,14 @@ _ioloops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IOLoop] = (
     weakref.WeakKeyDictionary()
 )
 _ioloops_lock = threading.Lock()
+
+#: The error handler of the request whose ``@web.asynchronous`` method scheduled the running
+#: callback (Tornado 1.x-5.x's ExceptionStackContext). asyncio copies the context into every
+#: callback, timer and task it schedules, so callbacks chained from that method see it too.
+#: The handler returns True when it dealt with the exception.
+stack_handler: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "tornado_ws_compat_stack_handler", default=None
+)
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
@@ -383,7 +392,9 @@ class IOLoop:
         except asyncio.CancelledError:
             return
         except Exception:
-            app_log.error("Exception in callback %r", callback, exc_info=True)
+            handler = stack_handler.get()
+            if handler is None or not handler():
+                app_log.error("Exception in callback %r", callback, exc_info=True)
             return
         if result is None:
             return
@@ -405,7 +416,12 @@ class IOLoop:
             return
         error = future.exception()
         if error is not None:
-            app_log.error("Exception in callback %r", callback, exc_info=error)
+            handler = stack_handler.get()
+            try:
+                raise error
+            except BaseException:  # the handler reads sys.exc_info()
+                if handler is None or not handler():
+                    app_log.error("Exception in callback %r", callback, exc_info=True)
 
 
 class PeriodicCallback:

@@ -9,17 +9,24 @@ of scope: ``render`` raises an error that says so.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import datetime
 import email.utils
 import functools
+import gzip
 import hashlib
+import hmac
 import http.cookies
+import importlib
 import inspect
+import io
 import logging
 import mimetypes
 import os
 import re
+import stat
 import sys
+import threading
 import time
 import traceback
 import urllib.parse
@@ -27,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from tornado_ws_compat import __version__, escape, signing
+from tornado_ws_compat import __version__, escape, ioloop, signing
 from tornado_ws_compat.errors import (
     ConfigurationError,
     HTTPError,
@@ -101,6 +108,39 @@ def _format_http_date(when: float | datetime.datetime | tuple[Any, ...]) -> str:
     return email.utils.formatdate(stamp, usegmt=True)
 
 
+_XSRF_VERSIONED = re.compile(r"^([1-9][0-9]*)\|(.*)$")
+
+
+def _xor_mask(mask: bytes, data: bytes) -> bytes:
+    """XOR ``data`` with the repeated 4-byte ``mask`` (the masking Tornado reuses for XSRF)."""
+    return bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+
+
+def _decode_xsrf_token(text: str) -> tuple[int | None, bytes | None, float | None]:
+    """(version, raw token, timestamp) of an XSRF cookie or argument; Nones if unreadable.
+
+    Version 2 is ``2|mask|masked|timestamp`` in hex; anything without a version prefix is
+    version 1: the hex token, or the text itself if it is not hex (Tornado 3.2.2 rules).
+    """
+    match = _XSRF_VERSIONED.match(text)
+    try:
+        if match is None:
+            try:
+                token = binascii.a2b_hex(text.encode("utf-8"))
+            except ValueError:  # binascii.Error
+                token = text.encode("utf-8")
+            return 1, token, float(int(time.time()))
+        if match.group(1) != "2":
+            raise ValueError("unknown xsrf token version")
+        _, mask_hex, masked_hex, stamp = text.split("|")
+        mask = binascii.a2b_hex(mask_hex.encode("utf-8"))
+        token = _xor_mask(mask, binascii.a2b_hex(masked_hex.encode("utf-8")))
+        return 2, token, float(int(stamp))
+    except (ValueError, IndexError):
+        gen_log.debug("Uncaught exception in _decode_xsrf_token", exc_info=True)
+        return None, None, None
+
+
 class RequestHandler:
     """Base class for HTTP request handlers (``tornado.web.RequestHandler``)."""
 
@@ -125,6 +165,7 @@ class RequestHandler:
         self._headers_written = False
         self._finished = False
         self._auto_finish = True
+        self._transforms: list[OutputTransform] = []
         self.path_args = []
         self.path_kwargs = {}
         self.clear()
@@ -486,30 +527,66 @@ class RequestHandler:
             if error is not None:
                 raise HTTPError(403, error)
 
-    # XSRF (form pages beside a socket).
+    # XSRF (form pages beside a socket): Tornado 3.2.2's token formats, so that a token or
+    # cookie made by either server validates on the other.
     @property
     def xsrf_token(self) -> bytes:
-        """A per-browser token, set as the ``_xsrf`` cookie, to embed in forms."""
+        """This browser's XSRF token, to embed in forms; sets the XSRF cookie when new.
+
+        Version 2 (the default, ``xsrf_cookie_version``) masks the token afresh on every
+        request, ``2|mask|masked-token|timestamp`` in hex, so that it is safe to send in
+        compressed pages (Tornado 3.2.2); version 1 is the bare hex token.
+        ``xsrf_cookie_kwargs`` go to ``set_cookie`` (Tornado 4.3), ``xsrf_cookie_name``
+        names the cookie.
+        """
         if not hasattr(self, "_xsrf_token"):
-            token = self.get_cookie("_xsrf")
-            if not token or not re.fullmatch(r"[0-9a-f]{32}", token):
-                token = os.urandom(16).hex()
-                self.set_cookie("_xsrf", token, **self.settings.get("xsrf_cookie_kwargs", {}))
-            self._xsrf_token = token.encode("ascii")
+            version, token, timestamp = self._get_raw_xsrf_token()
+            output_version = self.settings.get("xsrf_cookie_version", 2)
+            cookie_kwargs = dict(self.settings.get("xsrf_cookie_kwargs", {}))
+            if output_version == 1:
+                self._xsrf_token = token.hex().encode("ascii")
+            elif output_version == 2:
+                mask = os.urandom(4)
+                fields = ("2", mask.hex(), _xor_mask(mask, token).hex(), str(int(timestamp)))
+                self._xsrf_token = "|".join(fields).encode("ascii")
+            else:
+                raise ValueError(f"unknown xsrf cookie version {output_version}")
+            if version is None:
+                # A new token: a logged-in user's cookie outlives the browser session.
+                if self.current_user and "expires_days" not in cookie_kwargs:
+                    cookie_kwargs["expires_days"] = 30
+                cookie_name = self.settings.get("xsrf_cookie_name", "_xsrf")
+                self.set_cookie(cookie_name, self._xsrf_token, **cookie_kwargs)
         return self._xsrf_token
 
+    def _get_raw_xsrf_token(self) -> tuple[int | None, bytes, float]:
+        """(version of the cookie it came from or None if new, raw token, timestamp)."""
+        if not hasattr(self, "_raw_xsrf_token"):
+            cookie = self.get_cookie(self.settings.get("xsrf_cookie_name", "_xsrf"))
+            version, token, timestamp = (
+                _decode_xsrf_token(cookie) if cookie else (None, None, None)
+            )
+            if token is None or timestamp is None:
+                version, token, timestamp = None, os.urandom(16), time.time()
+            self._raw_xsrf_token = (version, token, timestamp)
+        return self._raw_xsrf_token
+
     def check_xsrf_cookie(self) -> None:
-        token = (
+        """403 unless the ``_xsrf`` argument (or ``X-XSRFToken``/``X-CSRFToken`` header)
+        carries the same token as the XSRF cookie; either token version is accepted.
+        """
+        input_token = (
             self.get_argument("_xsrf", None)
             or self.request.headers.get("X-Xsrftoken")
             or self.request.headers.get("X-Csrftoken")
         )
-        if not token:
+        if not input_token:
             raise HTTPError(403, "'_xsrf' argument missing from POST")
-        cookie = self.get_cookie("_xsrf")
-        if not cookie:
+        _, token, _ = _decode_xsrf_token(input_token)
+        _, expected, _ = self._get_raw_xsrf_token()
+        if not token:
             raise HTTPError(403, "'_xsrf' argument has invalid format")
-        if not hashlib.sha256(token.encode()).digest() == hashlib.sha256(cookie.encode()).digest():
+        if not hmac.compare_digest(token, expected):
             raise HTTPError(403, "XSRF cookie does not match POST argument")
 
     def xsrf_form_html(self) -> str:
@@ -568,7 +645,16 @@ class RequestHandler:
         self._write_buffer = []
         if not self._headers_written:
             self._headers_written = True
+            if self.application.transforms:
+                self._transforms = [t(self.request) for t in self.application.transforms]
+                for transform in self._transforms:
+                    self._status_code, self._headers, chunk = transform.transform_first_chunk(
+                        self._status_code, self._headers, chunk, include_footers
+                    )
             self._add_cookie_headers()
+        elif self._transforms:
+            for transform in self._transforms:
+                chunk = transform.transform_chunk(chunk, include_footers)
         if self.request.method == "HEAD":
             chunk = b""
         return cast(
@@ -705,6 +791,13 @@ class RequestHandler:
     def _log(self) -> None:
         self.application.log_request(self)
 
+    def _stack_context_handle_exception(self) -> bool:
+        # A callback of an @asynchronous method raised (sys.exc_info() is its exception).
+        exc = sys.exc_info()[1]
+        assert exc is not None
+        self._handle_request_exception(exc)
+        return True
+
     def _handle_request_exception(self, exc: BaseException) -> None:
         if isinstance(exc, Finish):
             if not self._finished:
@@ -723,6 +816,9 @@ class RequestHandler:
 
     async def _execute(self, *args: bytes | None, **kwargs: bytes | None) -> None:
         """Run the request: method check, arguments, prepare(), then the HTTP method."""
+        if not self.application.settings.get("static_hash_cache", True):
+            # Tornado 3.2's debug mode: versions of static files are computed afresh.
+            self.settings.get("static_handler_class", StaticFileHandler).reset()
         try:
             if self.request.method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
@@ -732,11 +828,20 @@ class RequestHandler:
                 for key, value in kwargs.items()
             }
             self._cross_origin_protection()
+            if self._stream_request_body:
+                # The body is this handler's to read: no body arguments (Tornado 4.0).
+                request = self.request
+                request.body_arguments = {}
+                request.arguments = {k: list(v) for k, v in request.query_arguments.items()}
             result = self.prepare()
             if result is not None:
                 await result
             if self._finished:
                 return
+            if self._stream_request_body and self.request.body:
+                result = self.data_received(self.request.body)
+                if result is not None:
+                    await result
             method = getattr(self, self.request.method.lower())
             result = method(*self.path_args, **self.path_kwargs)
             if result is not None:
@@ -750,14 +855,223 @@ class RequestHandler:
                 app_log.error("Exception in exception handler", exc_info=True)
 
     def reverse_url(self, name: str, *args: Any) -> str:
+        """The path of a named route (`Application.reverse_url`)."""
         return self.application.reverse_url(name, *args)
 
     def static_url(self, path: str, include_host: bool | None = None, **kwargs: Any) -> str:
-        """The URL of a file under ``static_path`` (without Tornado's version hash)."""
+        """The URL of ``path`` under ``static_path``, with ``?v=<hash>`` of its content.
+
+        The URL comes from the ``static_handler_class`` setting's ``make_static_url``
+        (``kwargs`` go to it, e.g. ``include_version=False``). ``include_host`` (default:
+        the handler's ``include_host`` attribute) makes it absolute.
+        """
         self.require_setting("static_path", "static_url")
-        prefix = str(self.settings.get("static_url_prefix", "/static/"))
+        make_url = self.settings.get("static_handler_class", StaticFileHandler).make_static_url
+        if include_host is None:
+            include_host = getattr(self, "include_host", False)
         base = f"{self.request.protocol}://{self.request.host}" if include_host else ""
-        return base + prefix + urllib.parse.quote(path)
+        return base + str(make_url(self.settings, path, **kwargs))
+
+    _stream_request_body = False
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """The request body, for handlers decorated with `stream_request_body`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} is a @stream_request_body handler without data_received"
+        )
+
+
+class OutputTransform:
+    """Rewrites a response on its way out (``Application(transforms=[...])``)."""
+
+    def __init__(self, request: HTTPServerRequest) -> None:
+        pass
+
+    def transform_first_chunk(
+        self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> tuple[int, HTTPHeaders, bytes]:
+        return status_code, headers, chunk
+
+    def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
+        return chunk
+
+
+class GZipContentEncoding(OutputTransform):
+    """gzip for clients that accept it (the ``compress_response`` setting; RFC 9110
+    section 8.4.1): text and a few other types, not bodies under ``MIN_LENGTH`` sent at once.
+    """
+
+    CONTENT_TYPES = frozenset(
+        {
+            "application/javascript",
+            "application/x-javascript",
+            "application/xml",
+            "application/atom+xml",
+            "application/json",
+            "application/xhtml+xml",
+            "image/svg+xml",
+        }
+    )
+    GZIP_LEVEL = 6
+    MIN_LENGTH = 1024
+
+    def __init__(self, request: HTTPServerRequest) -> None:
+        self._gzipping = "gzip" in request.headers.get("Accept-Encoding", "")
+
+    def _compressible_type(self, ctype: str) -> bool:
+        return ctype.startswith("text/") or ctype in self.CONTENT_TYPES
+
+    def transform_first_chunk(
+        self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> tuple[int, HTTPHeaders, bytes]:
+        if "Vary" in headers:
+            headers["Vary"] += ", Accept-Encoding"
+        else:
+            headers["Vary"] = "Accept-Encoding"
+        if self._gzipping:
+            ctype = headers.get("Content-Type", "").split(";")[0]
+            self._gzipping = (
+                self._compressible_type(ctype)
+                and (not finishing or len(chunk) >= self.MIN_LENGTH)
+                and "Content-Encoding" not in headers
+            )
+        if self._gzipping:
+            headers["Content-Encoding"] = "gzip"
+            self._buffer = io.BytesIO()
+            self._file = gzip.GzipFile(
+                mode="w", fileobj=self._buffer, compresslevel=self.GZIP_LEVEL
+            )
+            chunk = self.transform_chunk(chunk, finishing)
+            if "Content-Length" in headers:
+                if finishing:
+                    headers["Content-Length"] = str(len(chunk))
+                else:  # the length is unknown now: chunked encoding
+                    del headers["Content-Length"]
+        return status_code, headers, chunk
+
+    def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
+        if self._gzipping:
+            self._file.write(chunk)
+            if finishing:
+                self._file.close()
+            else:
+                self._file.flush()
+            chunk = self._buffer.getvalue()
+            self._buffer.seek(0)
+            self._buffer.truncate()
+        return chunk
+
+
+def asynchronous(method: F) -> F:
+    """Keep the request open after the method returns, until it calls ``finish()``.
+
+    Tornado 1.x-5.x's decorator (removed in Tornado 6.0), with Tornado 5.1's semantics:
+
+    - the response is finished by the handler, typically from a callback scheduled with
+      ``IOLoop.add_callback``/``add_timeout`` or an HTTP client's callback;
+    - an exception in any callback scheduled from the method (or from those callbacks) is
+      handled as if the method had raised it: logged, and answered with the error page if
+      the response is not finished (Tornado's ExceptionStackContext, here a context
+      variable that asyncio carries into callbacks);
+    - a method that returns a future or coroutine (``@asynchronous`` above
+      ``@gen.coroutine``) finishes the request when it completes, if it has not already.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
+        self._auto_finish = False
+        token = ioloop.stack_handler.set(self._stack_context_handle_exception)
+        try:
+            result = method(self, *args, **kwargs)
+            if result is None or not inspect.isawaitable(result):
+                return result
+            future = asyncio.ensure_future(result)
+
+            def complete(done: asyncio.Future[Any]) -> None:
+                done.result()  # an exception goes to this request's error handling
+                if not self._finished:
+                    self.finish()
+
+            ioloop.IOLoop.current().add_future(future, complete)
+            return None  # the request's error handling is already attached
+        finally:
+            ioloop.stack_handler.reset(token)
+
+    return cast(F, wrapper)
+
+
+_URL_JUNK = "".join(chr(i) for i in range(0x21))
+
+
+def _is_protocol_relative(url: str) -> bool:
+    """True if a browser would read ``url`` as ``//host/...`` (WHATWG URL parsing strips
+    leading controls and spaces, drops tabs and newlines, reads ``\\`` as ``/``).
+    """
+    url = url.strip(_URL_JUNK).replace("\t", "").replace("\n", "").replace("\r", "")
+    return url.replace("\\", "/").startswith("//")
+
+
+def _slash_redirect(handler: RequestHandler, uri: str) -> None:
+    """removeslash/addslash: 301 to ``uri`` (query kept) for GET/HEAD, else 404."""
+    if handler.request.method not in ("GET", "HEAD"):
+        raise HTTPError(404)
+    if _is_protocol_relative(uri):
+        raise HTTPError(403, "cannot redirect path with two initial slashes")
+    if handler.request.query:
+        uri += "?" + handler.request.query
+    handler.redirect(uri, permanent=True)
+
+
+def removeslash(method: F) -> F:
+    """Redirect GET/HEAD ``/foo/`` to ``/foo`` (301, query kept); other methods get 404.
+
+    Route it with a pattern such as ``r"/foo/*"``. ``/`` is left alone; a path that would
+    become protocol-relative (``//host``) is refused with 403 (Tornado 6.6.1).
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
+        if self.request.path.endswith("/"):
+            uri = self.request.path.rstrip("/")
+            if uri or self.request.method not in ("GET", "HEAD"):
+                _slash_redirect(self, uri)
+                return None
+        return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def addslash(method: F) -> F:
+    """Redirect GET/HEAD ``/foo`` to ``/foo/`` (301, query kept); other methods get 404.
+
+    Route it with a pattern such as ``r"/foo/?"``.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
+        if not self.request.path.endswith("/"):
+            _slash_redirect(self, self.request.path + "/")
+            return None
+        return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+_Handler = TypeVar("_Handler", bound="type[RequestHandler]")
+
+
+def stream_request_body(cls: _Handler) -> _Handler:
+    """Mark a handler as taking its body through ``data_received(chunk)``.
+
+    As in Tornado, ``self.request.body`` is not parsed into arguments and the HTTP method
+    runs after the whole body has arrived. Unlike Tornado, the engine reads the body (up to
+    the server's ``max_body_size``) before ``prepare()`` and hands it to ``data_received``
+    in one chunk, rather than streaming it as it arrives.
+    """
+    if not (inspect.isclass(cls) and issubclass(cls, RequestHandler)):
+        raise TypeError(f"expected subclass of RequestHandler, got {cls!r}")
+    cls._stream_request_body = True
+    return cls
 
 
 def authenticated(method: F) -> F:
@@ -870,14 +1184,120 @@ class StaticFileHandler(RequestHandler):
     def compute_etag(self) -> str | None:
         return None
 
+    # Versioned URLs (static_url): Tornado 3.1's class methods, cached per absolute path.
+    MAX_CACHED_VERSIONS = 10000
+    MAX_VERSION_CONTENT_SIZE = 64 * 1024 * 1024
+    _static_hashes: dict[str, str | None] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def reset(cls) -> None:
+        """Forget the cached versions (``static_hash_cache=False`` does it per request)."""
+        with cls._lock:
+            cls._static_hashes = {}
+
+    @classmethod
+    def get_absolute_path(cls, root: str, path: str) -> str:
+        """``path`` below ``root``; 403 if it leads outside (Tornado 6.6)."""
+        absolute = os.path.abspath(os.path.join(root, path))
+        root = os.path.join(os.path.abspath(root), "")
+        if not (absolute + os.sep).startswith(root):
+            raise HTTPError(403, "%s is not in root static directory", path)
+        return absolute
+
+    @classmethod
+    def get_content_version(cls, abspath: str) -> str:
+        """The SHA-512 of a regular file's content (ValueError past the size limit)."""
+        try:
+            mode = os.stat(abspath).st_mode
+        except OSError:
+            raise HTTPError(404) from None
+        if not stat.S_ISREG(mode):
+            raise HTTPError(403, "%s is not a file", abspath)
+        hasher = hashlib.sha512()
+        size = 0
+        with open(abspath, "rb") as handle:
+            while chunk := handle.read(64 * 1024):
+                size += len(chunk)
+                if size > cls.MAX_VERSION_CONTENT_SIZE:
+                    raise ValueError(
+                        "content is larger than MAX_VERSION_CONTENT_SIZE "
+                        f"({cls.MAX_VERSION_CONTENT_SIZE} bytes)"
+                    )
+                hasher.update(chunk)
+        return hasher.hexdigest()
+
+    @classmethod
+    def make_static_url(
+        cls, settings: dict[str, Any], path: str, include_version: bool = True
+    ) -> str:
+        """``static_url_prefix + path``, with ``?v=<version>`` when a version is known."""
+        url = str(settings.get("static_url_prefix", "/static/")) + path
+        if not include_version:
+            return url
+        version = cls.get_version(settings, path)
+        return f"{url}?v={version}" if version else url
+
+    @classmethod
+    def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
+        """The version of ``path`` under ``static_path`` (None if it cannot be read)."""
+        return cls._get_cached_version(cls.get_absolute_path(settings["static_path"], path))
+
+    @classmethod
+    def _get_cached_version(cls, abs_path: str) -> str | None:
+        with cls._lock:
+            hashes = cls._static_hashes
+            if abs_path in hashes:
+                version = hashes[abs_path] = hashes.pop(abs_path)  # most recently used
+            else:
+                try:
+                    version = cls.get_content_version(abs_path)
+                except Exception as exc:
+                    gen_log.error("Could not open static file %r: %s", abs_path, exc)
+                    version = None
+                while hashes and len(hashes) >= cls.MAX_CACHED_VERSIONS:
+                    del hashes[next(iter(hashes))]
+                hashes[abs_path] = version
+            return version or None
+
+
+def _import_object(name: str) -> Any:
+    """The object a dotted ``module.attribute`` name refers to (Tornado's import_object)."""
+    module_name, _, attribute = name.rpartition(".")
+    if not module_name:
+        return importlib.import_module(name)
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise ImportError(f"No module named {attribute}") from None
+
+
+_RE_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _re_unescape(text: str) -> str:
+    """Undo ``re.escape``; ValueError for anything else (``\\d``), as Tornado 4.4's."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1).isascii() and match.group(1).isalnum():
+            raise ValueError(f"cannot unescape '\\\\{match.group(1)}'")
+        return match.group(1)
+
+    return _RE_UNESCAPE.sub(replace, text)
+
 
 class URLSpec:
-    """A route: regex ``pattern`` (anchored at the end), handler class, kwargs and name."""
+    """A route: regex ``pattern`` (anchored at the end), handler class, kwargs and name.
+
+    ``handler`` may be a class or its dotted name (imported when the route is built). Groups
+    must be all named (passed as keyword arguments) or all positional.
+    """
 
     def __init__(
         self,
         pattern: str | re.Pattern[str],
-        handler: type[RequestHandler],
+        handler: type[RequestHandler] | str,
         kwargs: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
@@ -890,30 +1310,65 @@ class URLSpec:
                 raise ConfigurationError(f"invalid route pattern {pattern!r}: {exc}") from exc
         else:
             self.regex = pattern
+        if len(self.regex.groupindex) not in (0, self.regex.groups):
+            raise ConfigurationError(
+                "groups in url regexes must either be all named or all positional: "
+                f"{self.regex.pattern!r}"
+            )
+        if isinstance(handler, str):
+            handler = _import_object(handler)
         if not (inspect.isclass(handler) and issubclass(handler, RequestHandler)):
             raise ConfigurationError(f"route {self.regex.pattern!r}: {handler!r} is not a handler")
         self.handler_class = handler
         self.kwargs = kwargs or {}
         self.name = name
+        self._path, self._group_count = self._find_groups()
 
     @property
     def pattern(self) -> str:
         return self.regex.pattern
 
+    def _find_groups(self) -> tuple[str | None, int]:
+        """The ``%s`` template that ``reverse`` fills, or None if the regex is too complex.
+
+        Tornado 4.4's rule: only patterns whose every ``(`` opens a group, and whose
+        literal parts are ``re.escape``d text, can be reversed.
+        """
+        pattern = self.regex.pattern
+        pattern = pattern.removeprefix("^").removesuffix("$")
+        if self.regex.groups != pattern.count("("):
+            return None, 0
+        pieces = []
+        try:
+            for fragment in pattern.split("("):
+                if ")" in fragment:
+                    pieces.append("%s" + _re_unescape(fragment[fragment.index(")") + 1 :]))
+                else:
+                    pieces.append(_re_unescape(fragment))
+        except ValueError:
+            return None, 0
+        return "".join(pieces), self.regex.groups
+
     def reverse(self, *args: Any) -> str:
-        """Fill the pattern's groups with ``args`` (each URL-quoted)."""
-        pieces = re.split(r"\([^)]*\)", self.regex.pattern.rstrip("$").lstrip("^"))
-        if len(pieces) - 1 != len(args):
-            raise ValueError(f"route {self.name!r} takes {len(pieces) - 1} arguments")
-        out = pieces[0]
-        for arg, piece in zip(args, pieces[1:], strict=True):
-            text = arg if isinstance(arg, str | bytes) else str(arg)
-            out += urllib.parse.quote(text) + piece
-        return out.replace("\\", "")
+        """The path with ``args`` (converted to str, UTF-8, URL-escaped) in the groups."""
+        if self._path is None:
+            raise ValueError("Cannot reverse url regex " + self.regex.pattern)
+        if len(args) != self._group_count:
+            raise ValueError(
+                f"url {self.name!r} takes {self._group_count} arguments, {len(args)} given"
+            )
+        if not args:
+            return self._path
+        converted = tuple(
+            escape.url_escape(arg if isinstance(arg, str | bytes) else str(arg), plus=False)
+            for arg in args
+        )
+        return self._path % converted
 
     def __repr__(self) -> str:
         return (
-            f"URLSpec({self.regex.pattern!r}, {self.handler_class.__name__}, name={self.name!r})"
+            f"{type(self).__name__}({self.regex.pattern!r}, {self.handler_class}, "
+            f"kwargs={self.kwargs!r}, name={self.name!r})"
         )
 
 
@@ -921,9 +1376,9 @@ url = URLSpec
 
 RouteSpec = (
     URLSpec
-    | tuple[str, type[RequestHandler]]
-    | tuple[str, type[RequestHandler], dict[str, Any]]
-    | tuple[str, type[RequestHandler], dict[str, Any], str]
+    | tuple[str, type[RequestHandler] | str]
+    | tuple[str, type[RequestHandler] | str, dict[str, Any]]
+    | tuple[str, type[RequestHandler] | str, dict[str, Any], str]
 )
 
 
@@ -934,44 +1389,20 @@ def _unquote_group(group: str | None) -> bytes | None:
     return urllib.parse.unquote_to_bytes(group)
 
 
-class Application:
-    """A collection of routes and settings (``tornado.web.Application``).
+_Found = tuple[type[RequestHandler], dict[str, Any], list[bytes | None], dict[str, bytes | None]]
 
-    ``Application(handlers, **settings)``; ``listen(port)`` serves it on the running (or
-    soon running) asyncio loop through the aiohttp engine.
+
+class _Routes:
+    """An ordered list of routes (and nested host groups) with their names.
+
+    Tornado 4.5's routers, reduced to what ``Application`` builds: a rule is a URLSpec, or a
+    host condition with a nested ``_Routes``; the first rule that yields a handler wins.
     """
 
-    def __init__(
-        self,
-        handlers: Iterable[RouteSpec] | None = None,
-        default_host: str | None = None,
-        transforms: Sequence[Any] | None = None,
-        **settings: Any,
-    ) -> None:
-        self.settings: dict[str, Any] = validate_settings(settings)
-        self._pubsub: PubSubHub | None = None
-        self.default_host = default_host
-        self.rules: list[URLSpec] = []
+    def __init__(self, specs: Iterable[RouteSpec] = ()) -> None:
+        self.rules: list[URLSpec | tuple[Callable[[HTTPServerRequest], bool], _Routes]] = []
         self.named: dict[str, URLSpec] = {}
-        static_path = self.settings.get("static_path")
-        if static_path:
-            prefix = self.settings.get("static_url_prefix", DEFAULTS["static_url_prefix"])
-            static_class = self.settings.get("static_handler_class", StaticFileHandler)
-            static_args = dict(self.settings.get("static_handler_args", {}), path=static_path)
-            self.add_handlers(
-                ".*$",
-                [
-                    URLSpec(re.escape(prefix) + r"(.*)", static_class, static_args),
-                    URLSpec(r"/(favicon\.ico)", static_class, static_args),
-                    URLSpec(r"/(robots\.txt)", static_class, static_args),
-                ],
-            )
-        if handlers:
-            self.add_handlers(".*$", handlers)
-
-    def add_handlers(self, host_pattern: str, host_handlers: Iterable[RouteSpec]) -> None:
-        """Append routes. Host patterns are accepted; all hosts share one route table."""
-        for spec in host_handlers:
+        for spec in specs:
             rule = spec if isinstance(spec, URLSpec) else URLSpec(*spec)
             self.rules.append(rule)
             if rule.name:
@@ -980,6 +1411,121 @@ class Application:
                         "Multiple handlers named %s; replacing previous value", rule.name
                     )
                 self.named[rule.name] = rule
+
+    def find(self, request: HTTPServerRequest) -> _Found | None:
+        for rule in self.rules:
+            if isinstance(rule, URLSpec):
+                match = rule.regex.match(request.path)
+                if match is None:
+                    continue
+                # Tornado passes a group that did not take part in the match as None.
+                if rule.regex.groupindex:
+                    kwargs = {k: _unquote_group(v) for k, v in match.groupdict().items()}
+                    return rule.handler_class, rule.kwargs, [], kwargs
+                args = [_unquote_group(group) for group in match.groups()]
+                return rule.handler_class, rule.kwargs, args, {}
+            condition, nested = rule
+            if condition(request):
+                found = nested.find(request)
+                if found is not None:
+                    return found
+        return None
+
+    def reverse(self, name: str, *args: Any) -> str | None:
+        if name in self.named:
+            return self.named[name].reverse(*args)
+        for rule in self.rules:
+            if not isinstance(rule, URLSpec):
+                found = rule[1].reverse(name, *args)
+                if found is not None:
+                    return found
+        return None
+
+
+def _host_regex(host_pattern: str) -> re.Pattern[str]:
+    return re.compile(host_pattern if host_pattern.endswith("$") else host_pattern + "$")
+
+
+class Application:
+    """A collection of routes and settings (``tornado.web.Application``).
+
+    ``Application(handlers, default_host=None, transforms=None, **settings)``;
+    ``listen(port)`` serves it on the running (or soon running) asyncio loop through the
+    aiohttp engine.
+    """
+
+    def __init__(
+        self,
+        handlers: Iterable[RouteSpec] | None = None,
+        default_host: str | None = None,
+        transforms: Sequence[type[OutputTransform]] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.settings: dict[str, Any] = validate_settings(settings)
+        self._pubsub: PubSubHub | None = None
+        if transforms is None:
+            self.transforms: list[type[OutputTransform]] = []
+            if self.settings.get("compress_response") or self.settings.get("gzip"):
+                self.transforms.append(GZipContentEncoding)
+        else:
+            self.transforms = list(transforms)
+        self.default_host = default_host
+        handlers = list(handlers or [])
+        static_path = self.settings.get("static_path")
+        if static_path:
+            prefix = self.settings.get("static_url_prefix", DEFAULTS["static_url_prefix"])
+            static_class = self.settings.get("static_handler_class", StaticFileHandler)
+            static_args = dict(self.settings.get("static_handler_args", {}), path=static_path)
+            # Tornado puts these three in front of the application's own routes.
+            handlers[:0] = [
+                (r"/(robots\.txt)", static_class, static_args),
+                (r"/(favicon\.ico)", static_class, static_args),
+                (re.escape(prefix) + r"(.*)", static_class, static_args),
+            ]
+        if self.settings.get("debug"):
+            # Tornado 3.2: debug is shorthand for these four.
+            for name in ("autoreload", "serve_traceback"):
+                self.settings.setdefault(name, True)
+            for name in ("compiled_template_cache", "static_hash_cache"):
+                self.settings.setdefault(name, False)
+        # Tornado 4.5's routing: the host groups of add_handlers in order, then the
+        # routes given here (any host), then, with default_host, the host groups again
+        # for requests whose host matched nothing.
+        self._wildcard = _Routes(handlers)
+        self._host_groups: list[tuple[Callable[[HTTPServerRequest], bool], _Routes]] = []
+        if self.settings.get("autoreload"):
+            from tornado_ws_compat import autoreload
+
+            autoreload.start()
+
+    @property
+    def rules(self) -> list[URLSpec]:
+        """The routes given to the constructor (any host), in order."""
+        return [rule for rule in self._wildcard.rules if isinstance(rule, URLSpec)]
+
+    def add_handlers(self, host_pattern: str, host_handlers: Iterable[RouteSpec]) -> None:
+        """Add routes for requests whose host (without port) matches ``host_pattern``.
+
+        Host groups are tried in the order they were added, before the constructor's routes;
+        a group whose routes do not match the path lets the next one try.
+        """
+        regex = _host_regex(host_pattern)
+        host_handlers = list(host_handlers)
+        self._host_groups.append(
+            (lambda request: regex.match(request.host_name) is not None, _Routes(host_handlers))
+        )
+        if self.default_host is not None:
+            default_host = self.default_host
+
+            # A request from an unknown host is served as if it came to default_host,
+            # unless it came through a proxy (X-Real-Ip), as in Tornado.
+            def by_default(request: HTTPServerRequest) -> bool:
+                return "X-Real-Ip" not in request.headers and bool(regex.match(default_host))
+
+            self._wildcard.rules.append((by_default, _Routes(host_handlers)))
+
+    def add_transform(self, transform_class: type[OutputTransform]) -> None:
+        self.transforms.append(transform_class)
 
     @property
     def pubsub(self) -> PubSubHub:
@@ -998,28 +1544,30 @@ class Application:
         awaited; never raises because the broker is down."""
         return self.pubsub.publish(channel, message)
 
-    def find_handler(
-        self, request: HTTPServerRequest
-    ) -> tuple[type[RequestHandler], dict[str, Any], list[bytes | None], dict[str, bytes | None]]:
-        """The first route whose pattern matches the path, with its decoded URL groups."""
-        for rule in self.rules:
-            match = rule.regex.match(request.path)
-            if match is None:
-                continue
-            # Tornado passes a group that did not take part in the match as None.
-            if rule.regex.groupindex:
-                kwargs = {k: _unquote_group(v) for k, v in match.groupdict().items()}
-                return rule.handler_class, rule.kwargs, [], kwargs
-            args = [_unquote_group(group) for group in match.groups()]
-            return rule.handler_class, rule.kwargs, args, {}
+    def find_handler(self, request: HTTPServerRequest) -> _Found:
+        """The handler for ``request``: its class, kwargs and decoded URL groups."""
+        for condition, routes in self._host_groups:
+            if condition(request):
+                found = routes.find(request)
+                if found is not None:
+                    return found
+        found = self._wildcard.find(request)
+        if found is not None:
+            return found
         default_class = self.settings.get("default_handler_class")
         if default_class is not None:
             return default_class, self.settings.get("default_handler_args", {}), [], {}
         return ErrorHandler, {"status_code": 404}, [], {}
 
     def reverse_url(self, name: str, *args: Any) -> str:
-        if name in self.named:
-            return self.named[name].reverse(*args)
+        """The path of the route named ``name`` with ``args`` URL-escaped into its groups."""
+        for _, routes in self._host_groups:
+            found = routes.reverse(name, *args)
+            if found is not None:
+                return found
+        found = self._wildcard.reverse(name, *args)
+        if found is not None:
+            return found
         raise KeyError(f"{name} not found in named urls")
 
     def log_request(self, handler: RequestHandler) -> None:
