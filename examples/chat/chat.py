@@ -22,7 +22,9 @@ from tornado_ws_compat import httpserver, ioloop, netutil, options, process, web
 options.define("port", default=8888, type=int, help="port to listen on (0: any free port)")
 options.define("address", default="127.0.0.1", help="address to bind")
 options.define("workers", default=1, type=int, help="worker processes (0: one per core)")
-options.define("pubsub", default="memory://", help="memory:// (one process) or redis://HOST:PORT/DB")
+options.define(
+    "pubsub", default="memory://", help="memory:// (one process) or redis://HOST:PORT/DB"
+)
 
 PAGE = Path(__file__).with_name("index.html")
 
