@@ -18,6 +18,7 @@ import math
 import numbers
 import os
 import random
+import signal
 import threading
 import time
 import warnings
@@ -34,6 +35,9 @@ _F = TypeVar("_F", bound="asyncio.Future[Any] | concurrent.futures.Future[Any]")
 
 # Set to anything but ``""``/``"0"`` to create plain asyncio loops instead of uvloop's.
 _NO_UVLOOP_ENV = "TORNADO_WS_COMPAT_NO_UVLOOP"
+#: Seconds a graceful stop on SIGINT/SIGTERM waits for WebSockets to close (Tornado's 5 s
+#: close timeout).
+_GRACEFUL_STOP_TIMEOUT = 5.0
 
 
 class _Cancellable(Protocol):
@@ -85,6 +89,57 @@ def _thread_event_loop() -> asyncio.AbstractEventLoop | None:
 
 def _bind(callback: Callable[..., object], args: Any, kwargs: Any) -> Callable[[], object]:
     return functools.partial(callback, *args, **kwargs) if args or kwargs else callback
+
+
+#: Servers started on a loop (``register_server``), stopped gracefully by ``IOLoop.start``'s
+#: SIGINT/SIGTERM handling.
+_servers: weakref.WeakKeyDictionary[Any, asyncio.AbstractEventLoop] = weakref.WeakKeyDictionary()
+
+
+class GracefulServer(Protocol):
+    async def shutdown(self, timeout: float) -> None: ...
+
+
+def register_server(server: GracefulServer, loop: asyncio.AbstractEventLoop) -> None:
+    """Let ``IOLoop.start`` shut ``server`` down gracefully on SIGINT/SIGTERM."""
+    _servers[server] = loop
+
+
+def _install_graceful_stop(loop: asyncio.AbstractEventLoop, received: list[int]) -> list[int]:
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    if any(signal.getsignal(signum) is not default for signum, default in defaults.items()):
+        return []  # the program handles signals itself: leave them to it
+
+    def stop_gracefully(signum: int) -> None:
+        if received:
+            loop.stop()  # a second signal: no more waiting
+            return
+        received.append(signum)
+        servers = [server for server, owner in list(_servers.items()) if owner is loop]
+        app_log.info(
+            "Received %s: shutting down %d server(s) gracefully",
+            signal.Signals(signum).name,
+            len(servers),
+        )
+
+        async def shutdown() -> None:
+            await asyncio.gather(
+                *(server.shutdown(_GRACEFUL_STOP_TIMEOUT) for server in servers),
+                return_exceptions=True,
+            )
+
+        loop.create_task(shutdown()).add_done_callback(lambda _: loop.stop())
+
+    installed: list[int] = []
+    for signum in defaults:
+        try:
+            loop.add_signal_handler(signum, stop_gracefully, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+            continue
+        installed.append(signum)
+    return installed
 
 
 class IOLoop:
@@ -216,8 +271,30 @@ class IOLoop:
     # -- running -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the loop until `stop` is called."""
-        self.asyncio_loop.run_forever()
+        """Run the loop until `stop` is called.
+
+        Beyond Tornado: when started in the main thread with the default SIGINT and SIGTERM
+        handlers in place, either signal first shuts down every server on this loop
+        gracefully (each open WebSocket gets 1001 "going away" and its ``on_close``, within
+        the close timeout), then acts as on Tornado: SIGINT raises ``KeyboardInterrupt``
+        out of ``start()``, SIGTERM ends the process with the default action. A second
+        signal during that shutdown stops the loop at once.
+        """
+        loop = self.asyncio_loop
+        received: list[int] = []
+        installed = _install_graceful_stop(loop, received)
+        try:
+            loop.run_forever()
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+        if not received:
+            return
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        # SIGTERM: the default action, as the process would have had without us.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def stop(self) -> None:
         """Stop the loop after the current iteration; from any thread.

@@ -152,17 +152,17 @@ class HTTPServer:
             self._pending_sockets.append((sockets, backlog))
 
     def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
-        """Accept connections on the sockets given to `bind`, in this process.
+        """Accept connections on the sockets given to `bind`.
 
-        ``num_processes`` other than 1 (Tornado forks that many children, or one per CPU for
-        ``None`` and 0) belongs to the scale-out issue (issue 12) and raises
-        ``NotSupportedError`` until it lands.
+        With ``num_processes`` other than 1, first fork that many worker processes (one per
+        core for ``None`` or 0) with `process.fork_processes`; every worker then accepts on
+        the same sockets, bound once before the fork (Tornado 6.6.1). No event loop may have
+        run in this process before a fork.
         """
         if num_processes != 1:
-            raise NotSupportedError(
-                f"HTTPServer.start(num_processes={num_processes!r}): forking several "
-                "processes is not provided yet (the scale-out issue, 12); use start(1)"
-            )
+            from tornado_ws_compat import process
+
+            process.fork_processes(num_processes, max_restarts)
         if self._bound_started:
             raise RuntimeError("HTTPServer.start() was already called")
         self._bound_started = True

@@ -29,6 +29,7 @@ from tornado_ws_compat._engine.connection import (
 from tornado_ws_compat.errors import WebSocketClosedError
 from tornado_ws_compat.extensions import negotiate_deflate
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, headers_from_pairs
+from tornado_ws_compat.ioloop import register_server
 from tornado_ws_compat.log import app_log, gen_log
 from tornado_ws_compat.websocket import WebSocketHandler
 
@@ -329,6 +330,7 @@ class EngineServer:
         loop = asyncio.get_running_loop()
         if self._server is None:
             self._server = _Server(self, loop=loop, **self._server_options)
+            register_server(self, loop)  # IOLoop.start() stops it gracefully on a signal
         for sock in sockets:
             # create_server listens again: give it the backlog, or it uses its own 100.
             listener = await loop.create_server(
