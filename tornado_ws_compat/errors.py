@@ -55,7 +55,7 @@ class HTTPError(Exception):
 
 
 class NotSupportedError(NotImplementedError):
-    """A Tornado feature this project does not provide (templates), named in the message."""
+    """A Tornado feature this project does not provide, named in the message."""
 
 
 class ConfigurationError(ValueError):

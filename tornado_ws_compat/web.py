@@ -2,8 +2,8 @@
 
 RequestHandler covers what a WebSocket handshake uses (arguments, cookies, signed cookies,
 ``current_user``, ``prepare``, headers sent with the 101) and what the plain pages beside a
-socket need (``get``/``post``, ``write``, ``redirect``, errors, static files). Templates are out
-of scope: ``render`` raises an error that says so.
+socket need (``get``/``post``, ``write``, ``redirect``, errors, static files), and templates
+(``render``, ``render_string``, UI modules; see ``_rendering`` and ``template``).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tornado_ws_compat import __version__, escape, ioloop, signing
+from tornado_ws_compat._rendering import RenderingMixin, TemplateModule, UIModule, ui_registry
 from tornado_ws_compat.errors import (
     ConfigurationError,
     HTTPError,
-    NotSupportedError,
     reason_phrase,
 )
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
@@ -58,6 +58,8 @@ __all__ = [
     "RedirectHandler",
     "RequestHandler",
     "StaticFileHandler",
+    "TemplateModule",
+    "UIModule",
     "URLSpec",
     "authenticated",
     "url",
@@ -141,7 +143,7 @@ def _decode_xsrf_token(text: str) -> tuple[int | None, bytes | None, float | Non
         return None, None, None
 
 
-class RequestHandler:
+class RequestHandler(RenderingMixin):
     """Base class for HTTP request handlers (``tornado.web.RequestHandler``)."""
 
     SUPPORTED_METHODS: tuple[str, ...] = (
@@ -168,6 +170,7 @@ class RequestHandler:
         self._transforms: list[OutputTransform] = []
         self.path_args = []
         self.path_kwargs = {}
+        self._build_ui()
         self.clear()
         self.initialize(**kwargs)
 
@@ -611,17 +614,6 @@ class RequestHandler:
             self.set_header("Content-Type", "application/json; charset=UTF-8")
         self._write_buffer.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
 
-    def render(self, template_name: str, **kwargs: Any) -> Awaitable[None]:
-        """Not supported: Tornado templates are out of scope for tornado_ws_compat."""
-        raise NotSupportedError(
-            "tornado_ws_compat does not implement Tornado templates (RequestHandler.render); "
-            "render the page yourself and pass it to self.write() or self.finish()"
-        )
-
-    def render_string(self, template_name: str, **kwargs: Any) -> bytes:
-        """Not supported: Tornado templates are out of scope for tornado_ws_compat."""
-        return self.render(template_name, **kwargs)  # type: ignore[return-value]
-
     def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
         if self._headers_written:
             raise Exception("Cannot redirect after headers have been written")
@@ -816,6 +808,7 @@ class RequestHandler:
 
     async def _execute(self, *args: bytes | None, **kwargs: bytes | None) -> None:
         """Run the request: method check, arguments, prepare(), then the HTTP method."""
+        self._reset_template_cache_if_disabled()
         if not self.application.settings.get("static_hash_cache", True):
             # Tornado 3.2's debug mode: versions of static files are computed afresh.
             self.settings.get("static_handler_class", StaticFileHandler).reset()
@@ -1470,6 +1463,7 @@ class Application:
         else:
             self.transforms = list(transforms)
         self.default_host = default_host
+        self.ui_modules, self.ui_methods = ui_registry(self.settings)
         handlers = list(handlers or [])
         static_path = self.settings.get("static_path")
         if static_path:
