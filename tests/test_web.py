@@ -419,25 +419,19 @@ async def test_set_default_headers(static_root: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_render_raises_clear_not_implemented_error(
+async def test_render_missing_template_is_a_500(
     static_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # No template_path: templates are looked up beside the calling module (this file), as in
+    # Tornado; index.html is not there, so the page is a 500 and the error is logged.
     async with serve(make_routes(web, str(static_root))) as server:
         status, _, _, body = await fetch(server, "/render")
         assert (status, body.decode()) == (500, error_page(500, "Internal Server Error"))
     [record] = [r for r in caplog.records if r.name == "tornado.application"]
     assert record.exc_info is not None
     error = record.exc_info[1]
-    assert isinstance(error, NotImplementedError)
-    assert "templates" in str(error) and "render" in str(error)
-
-
-def test_render_error_message_direct() -> None:
-    from tornado_ws_compat.httputil import HTTPServerRequest
-
-    handler = web.RequestHandler(web.Application(), HTTPServerRequest(uri="/"))
-    with pytest.raises(NotImplementedError, match="templates"):
-        handler.render("page.html")
+    assert isinstance(error, FileNotFoundError)
+    assert str(Path(__file__).parent / "index.html") in str(error)
 
 
 # ---------------------------------------------------------------------------------------------
