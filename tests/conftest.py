@@ -22,3 +22,12 @@ def pytest_asyncio_loop_factories(
     if uvloop is not None:
         factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+@pytest.fixture(autouse=True)
+def _fresh_template_loaders() -> None:
+    """Template loaders are cached per directory for the whole process (as in Tornado): a test
+    with a ``template_loader`` setting would otherwise serve the next test's templates."""
+    from tornado_ws_compat._rendering import RenderingMixin
+
+    RenderingMixin._template_loaders.clear()

@@ -28,6 +28,7 @@ Syntax, in brief::
 from __future__ import annotations
 
 import datetime
+import html
 import linecache
 import os.path
 import posixpath
@@ -96,6 +97,13 @@ class _SourceOfTemplate:
         return self.code
 
 
+def _xhtml_escape(value: Any) -> str:
+    """``escape.xhtml_escape`` for templates: autoescaping passes UTF-8 bytes, tested first."""
+    if value.__class__ is bytes:
+        return html.escape(value.decode("utf-8"))
+    return escape.xhtml_escape(value)
+
+
 def _utf8(value: Any) -> Any:
     """``escape.utf8`` for the generated code, the common case (``str``) tested first."""
     if value.__class__ is str:
@@ -157,8 +165,8 @@ class Template:
     def generate(self, **kwargs: Any) -> bytes:
         """Render the template with ``kwargs`` (and the loader's namespace) as its globals."""
         namespace: dict[str, Any] = {
-            "escape": escape.xhtml_escape,
-            "xhtml_escape": escape.xhtml_escape,
+            "escape": _xhtml_escape,
+            "xhtml_escape": _xhtml_escape,
             "url_escape": escape.url_escape,
             "json_encode": escape.json_encode,
             "squeeze": escape.squeeze,

@@ -402,9 +402,10 @@ def _settings(raw: dict[Any, Any], base_dir: str, fail: _Fail) -> dict[str, Any]
             raise fail("setting names are strings", f"app.settings.{name}")
         settings[name] = value
     settings.setdefault("websocket_ping_interval", DEFAULT_PING_INTERVAL)
-    static_path = settings.get("static_path")
-    if isinstance(static_path, str):
-        settings["static_path"] = os.path.join(base_dir, static_path)
+    for name in ("static_path", "template_path"):  # relative to the YAML file's folder
+        path = settings.get(name)
+        if isinstance(path, str):
+            settings[name] = os.path.join(base_dir, path)
     return settings
 
 
