@@ -58,8 +58,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
 def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of ``settings`` after checking the types and ranges of known keys.
 
-    ``debug=True`` implies ``serve_traceback=True`` and ``compiled_template_cache=False``
-    (templates reloaded every request) as in Tornado; autoreload is accepted and ignored.
+    ``debug=True`` implies ``serve_traceback=True`` as in Tornado (``Application`` adds its
+    other debug defaults, ``compiled_template_cache=False`` among them).
     """
     result = dict(settings)
     for name, expected in _TYPES.items():
@@ -83,7 +83,6 @@ def validate_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         _check_pubsub_url(url)
     if result.get("debug"):
         result.setdefault("serve_traceback", True)
-        result.setdefault("compiled_template_cache", False)
     return result
 
 
