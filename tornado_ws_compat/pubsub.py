@@ -454,6 +454,7 @@ class PubSubHub:
         self.pid = os.getpid()
         # Insertion-ordered dicts used as sets: delivery follows subscription order.
         self._subscribers: dict[str, dict[WebSocketHandler, None]] = {}
+        self._broker_subscriptions: dict[str, asyncio.Future[bool]] = {}
         self.broker = make_broker(url, self._deliver)
 
     @property
@@ -469,10 +470,16 @@ class PubSubHub:
         local = self._subscribers.get(channel)
         if local is None:
             local = self._subscribers[channel] = {}
-            local[handler] = None
-            return self.broker.subscribe(channel)
+            self._broker_subscriptions[channel] = self.broker.subscribe(channel)
+        else:
+            known = self._broker_subscriptions[channel]
+            if known.done() and not known.result():
+                # It failed during an outage: ask again (a repeated SUBSCRIBE is harmless).
+                self._broker_subscriptions[channel] = self.broker.subscribe(channel)
         local[handler] = None
-        return _done(True)
+        # Every local subscriber waits for the one broker subscription of the channel: a
+        # second socket must not publish before the broker has the first one's SUBSCRIBE.
+        return self._broker_subscriptions[channel]
 
     def unsubscribe(self, handler: WebSocketHandler, channel: str) -> asyncio.Future[bool]:
         local = self._subscribers.get(channel)
@@ -482,6 +489,7 @@ class PubSubHub:
         if local:
             return _done(True)
         del self._subscribers[channel]
+        del self._broker_subscriptions[channel]
         return self.broker.unsubscribe(channel)
 
     def publish(self, channel: str, message: str | bytes | dict[str, Any]) -> asyncio.Future[bool]:
@@ -494,6 +502,7 @@ class PubSubHub:
 
     async def close(self) -> None:
         self._subscribers.clear()
+        self._broker_subscriptions.clear()
         await self.broker.close()
 
     def _deliver(self, channel: str, payload: bytes, binary: bool) -> None:
