@@ -479,6 +479,14 @@ class EngineServer:
         if waiters:
             await asyncio.wait(waiters, timeout=DEFAULT_REQUEST_HEAD_TIMEOUT)
 
+    async def abort_websockets(self) -> None:
+        """Drop every open WebSocket now and wait until each ``on_close`` has run."""
+        closed = [connection.closed for connection in self.websockets]
+        for connection in list(self.websockets):
+            connection.abort()
+        if closed:
+            await asyncio.wait(closed, timeout=DEFAULT_REQUEST_HEAD_TIMEOUT)
+
     def stop_accepting(self) -> None:
         for listener in self._listeners:
             listener.close()
