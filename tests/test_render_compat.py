@@ -80,7 +80,7 @@ def _private_helper(handler: Any) -> str:  # not a UI method: starts with "_"
     return "private"
 
 
-def make_app(impl: str, root: Path) -> Any:
+def make_app(impl: str, root: Path, variant: str = "default") -> Any:
     """The same application on ``tornado`` or ``ours``."""
     web = tornado.web if impl == "tornado" else tornado_ws_compat.web
     websocket = tornado.websocket if impl == "tornado" else tornado_ws_compat.websocket
@@ -166,16 +166,25 @@ def make_app(impl: str, root: Path) -> Any:
         (r"/es", Spanish),
         (r"/chat", Chat),
     ]
-    return web.Application(
-        routes,
-        template_path=str(root / "templates"),
-        static_path=str(root / "static"),
-        ui_modules=[modules_as_module, {"Other": Entry, "not_a_module": 3}],
-        ui_methods=methods_as_module,
-        xsrf_cookies=True,
-        cookie_secret="secret",
-        seen=[],
-    )
+    settings: dict[str, Any] = {
+        "template_path": str(root / "templates"),
+        "static_path": str(root / "static"),
+        "ui_modules": [modules_as_module, {"Other": Entry, "not_a_module": 3}],
+        "ui_methods": methods_as_module,
+        "xsrf_cookies": True,
+        "cookie_secret": "secret",
+        "seen": [],
+    }
+    if variant == "settings":
+        # The other forms and the loader settings: no autoescape, one-line whitespace, dicts.
+        settings.update(
+            autoescape=None,
+            template_whitespace="oneline",
+            ui_modules={"Entry": Entry},
+            ui_methods={"shout": shout, "_private_helper": _private_helper, "Upper": shout},
+            static_url_prefix="/assets/",
+        )
+    return web.Application(routes, **settings)
 
 
 @pytest.fixture
@@ -192,8 +201,8 @@ def root(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def serving(impl: str, root: Path) -> AsyncIterator[tuple[int, Any]]:
-    app = make_app(impl, root)
+async def serving(impl: str, root: Path, variant: str) -> AsyncIterator[tuple[int, Any]]:
+    app = make_app(impl, root, variant)
     if impl == "tornado":
         server = app.listen(0, "127.0.0.1")
         try:
@@ -207,28 +216,19 @@ async def serving(impl: str, root: Path) -> AsyncIterator[tuple[int, Any]]:
 
 
 _XSRF_INPUT = re.compile(rb'name="_xsrf" value="[^"]*"')
-_STATIC_VERSION = re.compile(rb"\?v=[0-9a-f]+")
-
-
-def _static_url_is_versioned() -> bool:
-    return hasattr(tornado_ws_compat.web.StaticFileHandler, "make_static_url")
 
 
 def normalise(body: bytes) -> bytes:
     """Mask what is random by design: the masked XSRF token differs on every render."""
-    body = _XSRF_INPUT.sub(b'name="_xsrf" value="TOKEN"', body)
-    if not _static_url_is_versioned():
-        # Until static_url carries Tornado's ?v= content hash here, compare the rest.
-        body = _STATIC_VERSION.sub(b"", body)
-    return body
+    return _XSRF_INPUT.sub(b'name="_xsrf" value="TOKEN"', body)
 
 
 PATHS = ["/page", "/modules", "/string", "/broken", "/nobody", "/twice", "/es"]
 
 
-async def observe(impl: str, root: Path) -> dict[str, Any]:
+async def observe(impl: str, root: Path, variant: str = "default") -> dict[str, Any]:
     seen: dict[str, Any] = {}
-    async with serving(impl, root) as (port, app):
+    async with serving(impl, root, variant) as (port, app):
         cookies = {"_xsrf": "2|abcd1234|0123456789abcdef0123456789abcdef|1700000000"}
         async with aiohttp.ClientSession(cookies=cookies) as session:
             for path in PATHS:
@@ -269,6 +269,17 @@ async def test_pages_identical_to_tornado(root: Path, caplog: pytest.LogCaptureF
     assert actual["/es"][2] == "Hola 2 artículos".encode()
     assert actual["chat"][0][1].startswith('<div class="msg"><b>&lt;bot&gt;</b>: hi &lt;there&gt;')
     assert actual["runtime errors"] == ["Cannot render() after finish()"]
+
+
+@pytest.mark.asyncio
+async def test_pages_identical_with_loader_settings(root: Path) -> None:
+    """autoescape=None, template_whitespace, ui_modules/ui_methods as dicts, a static prefix."""
+    expected = await observe("tornado", root, "settings")
+    actual = await observe("ours", root, "settings")
+    assert actual == expected
+    page = actual["/page"][2]
+    assert b"<title>Tom & <Jerry></title>" in page and b"\n\n" not in page
+    assert b'src="/assets/logo.png?v=' in page
 
 
 @pytest.mark.asyncio

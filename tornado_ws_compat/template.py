@@ -562,8 +562,9 @@ def _compile_to_python(template: Template, loader: BaseLoader | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # Parser.
 
-# Which compound statements each clause may continue; the reprs of these sets appear in error
-# messages, so they are built in Tornado 6.6.1's order.
+# Which compound statements each clause may continue. Messages show these as Python sets;
+# Tornado 6.6.1 prints its set literal, whose member order comes from the hash seed of the
+# process that compiled its .pyc, so any order is Tornado's: here, sorted (reproducible).
 _CLAUSE_PARENTS = {
     "else": {"if", "for", "while", "try"},
     "elif": {"if"},
@@ -571,6 +572,13 @@ _CLAUSE_PARENTS = {
     "finally": {"try"},
 }
 _LOOPS = {"for", "while"}
+
+
+def _set_text(names: set[str]) -> str:
+    """``names`` as Python prints a set of strings, members sorted."""
+    return "{" + ", ".join(repr(name) for name in sorted(names)) + "}"
+
+
 _COMPOUND = ("apply", "block", "try", "if", "for", "while")
 _SIMPLE = (
     "extends",
@@ -679,7 +687,7 @@ class _Parser:
         parents = _CLAUSE_PARENTS.get(operator)
         if parents is not None:
             if not enclosing:
-                self.fail(f"{operator} outside {parents} block")
+                self.fail(f"{operator} outside {_set_text(parents)} block")
             if enclosing not in parents:
                 self.fail(f"{operator} block cannot be attached to {enclosing} block")
             nodes.append(_Clause(contents, line))
@@ -706,7 +714,7 @@ class _Parser:
                 nodes.append(_Compound(contents, line, body))
         elif operator in ("break", "continue"):
             if not loop:
-                self.fail("{} outside {} block".format(operator, {"for", "while"}))
+                self.fail(f"{operator} outside {_set_text(_LOOPS)} block")
             nodes.append(_Statement(contents, line))
         else:
             self.fail(f"unknown operator: {operator!r}")
