@@ -47,6 +47,12 @@ class HTTPError(Exception):
         if log_message and not args:
             self.log_message = log_message.replace("%", "%%")
 
+    def get_message(self) -> str | None:
+        """The log message with its arguments filled in (Tornado 6.x)."""
+        if self.log_message:
+            return self.log_message % self.args
+        return self.log_message
+
     def __str__(self) -> str:
         message = f"HTTP {self.status_code}: {self.reason or reason_phrase(self.status_code)}"
         if self.log_message:

@@ -45,23 +45,46 @@ from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
 from tornado_ws_compat.log import access_log, app_log, gen_log
 from tornado_ws_compat.pubsub import PubSubHub
 from tornado_ws_compat.settings import DEFAULTS, validate_settings
+from tornado_ws_compat.signing import (  # tornado.web's names for them
+    DEFAULT_SIGNED_VALUE_MIN_VERSION,
+    DEFAULT_SIGNED_VALUE_VERSION,
+    MAX_SUPPORTED_SIGNED_VALUE_VERSION,
+    MIN_SUPPORTED_SIGNED_VALUE_VERSION,
+    create_signed_value,
+    decode_signed_value,
+    get_signature_key_version,
+)
 
 if TYPE_CHECKING:
     import ssl
 
 __all__ = [
+    "DEFAULT_SIGNED_VALUE_MIN_VERSION",
+    "DEFAULT_SIGNED_VALUE_VERSION",
+    "MAX_SUPPORTED_SIGNED_VALUE_VERSION",
+    "MIN_SUPPORTED_SIGNED_VALUE_VERSION",
     "Application",
     "ErrorHandler",
+    "FallbackHandler",
     "Finish",
+    "GZipContentEncoding",
     "HTTPError",
     "MissingArgumentError",
+    "OutputTransform",
     "RedirectHandler",
     "RequestHandler",
     "StaticFileHandler",
     "TemplateModule",
     "UIModule",
     "URLSpec",
+    "addslash",
+    "asynchronous",
     "authenticated",
+    "create_signed_value",
+    "decode_signed_value",
+    "get_signature_key_version",
+    "removeslash",
+    "stream_request_body",
     "url",
 ]
 
@@ -629,6 +652,13 @@ class RequestHandler(RenderingMixin):
         if hasattr(self, "_new_cookie"):
             for cookie in self._new_cookie.values():
                 self.add_header("Set-Cookie", cookie.OutputString(None))
+
+    def detach(self) -> Any:
+        """Not provided: the engine (aiohttp) owns the connection; there is no IOStream."""
+        raise NotSupportedError(
+            "RequestHandler.detach() is not provided by tornado_ws_compat: the connection "
+            "belongs to the aiohttp engine (use a WebSocketHandler for a long-lived channel)"
+        )
 
     def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
         """Send the buffered output; headers go out with the first flush."""
@@ -1278,6 +1308,18 @@ def _re_unescape(text: str) -> str:
         return match.group(1)
 
     return _RE_UNESCAPE.sub(replace, text)
+
+
+class FallbackHandler(RequestHandler):
+    """Not provided: it hands requests to another server's callback (a ``WSGIContainer``),
+    which this project does not host; serve the WSGI application beside this server.
+    """
+
+    def initialize(self, fallback: Callable[..., Any], **kwargs: Any) -> None:
+        raise NotSupportedError(
+            "tornado.web.FallbackHandler is not provided by tornado_ws_compat: serve the "
+            "other application with its own server (or behind the same proxy)"
+        )
 
 
 class URLSpec:
