@@ -18,7 +18,8 @@ def test_known_settings_are_type_checked() -> None:
 
 
 def test_unknown_settings_pass_through_and_debug_implies_traceback() -> None:
-    app = web.Application([], my_key=1, debug=True)
+    # autoreload off: debug would otherwise watch this test process's files.
+    app = web.Application([], my_key=1, debug=True, autoreload=False)
     assert app.settings["my_key"] == 1
     assert app.settings["serve_traceback"] is True
 
