@@ -39,6 +39,7 @@ from tornado_ws_compat._rendering import RenderingMixin, TemplateModule, UIModul
 from tornado_ws_compat.errors import (
     ConfigurationError,
     HTTPError,
+    NotSupportedError,
     reason_phrase,
 )
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
