@@ -1,0 +1,83 @@
+"""A pytest plugin in the style of pytest-aiohttp: serve an Application, test it with aiohttp.
+
+Installed with the package (entry point ``pytest11``), so its fixtures are there in every
+pytest run; with a source checkout, add ``-p tornado_ws_compat.pytest_plugin``. Tests are
+pytest-asyncio coroutines::
+
+    @pytest.mark.asyncio
+    async def test_echo(tornado_client):
+        client = await tornado_client(make_app())
+        async with client.ws_connect("/websocket") as ws:
+            await ws.send_str("hi")
+            assert await ws.receive_str() == "You said: hi"
+        response = await client.get("/")
+        assert response.status == 200
+
+Fixtures:
+
+- ``tornado_client``: ``await tornado_client(app, **listen_kwargs)`` serves ``app`` on a free
+  loopback port and returns a client with ``get``/``post``/``put``/``patch``/``delete``/
+  ``head``/``options``/``request(method, path)`` (aiohttp responses), ``ws_connect(path)``
+  (an aiohttp WebSocket), ``url(path)``, ``ws_url(path)``, ``server`` and ``session``.
+- ``tornado_server``: ``await tornado_server(app, **listen_kwargs)`` only serves, returning
+  the `~tornado_ws_compat.httpserver.HTTPServer` (``server.url(path)``, ``server.port``).
+
+``listen_kwargs`` are ``HTTPServer``'s (``xheaders``, ``max_body_size``, ``ssl_options``...).
+At the end of the test the clients are closed (their sockets dropped), then the servers shut
+down gracefully (sockets still open get 1001) and wait until every ``on_close`` has run, so a
+handler's teardown is part of the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest_asyncio
+
+from tornado_ws_compat.server import HTTPServer, listen
+
+if TYPE_CHECKING:
+    from tornado_ws_compat._engine.testclient import TestClient
+    from tornado_ws_compat.web import Application
+
+__all__ = ["tornado_client", "tornado_server"]
+
+#: Seconds the end-of-test shutdown waits for WebSockets to finish closing.
+SHUTDOWN_TIMEOUT = 5.0
+
+
+@pytest_asyncio.fixture
+async def tornado_server() -> AsyncIterator[Callable[..., Awaitable[HTTPServer]]]:
+    """Factory: ``await tornado_server(app, **listen_kwargs)`` -> a started ``HTTPServer``."""
+    servers: list[HTTPServer] = []
+
+    async def serve(application: Application, **listen_kwargs: Any) -> HTTPServer:
+        server = listen(application, 0, "127.0.0.1", **listen_kwargs)
+        servers.append(server)
+        if server.started is not None:
+            await server.started
+        return server
+
+    yield serve
+    for server in reversed(servers):
+        await server.shutdown(SHUTDOWN_TIMEOUT)
+
+
+@pytest_asyncio.fixture
+async def tornado_client(
+    tornado_server: Callable[..., Awaitable[HTTPServer]],
+) -> AsyncIterator[Callable[..., Awaitable[TestClient]]]:
+    """Factory: ``await tornado_client(app, **listen_kwargs)`` -> an aiohttp test client."""
+    from tornado_ws_compat._engine.testclient import TestClient
+
+    clients: list[TestClient] = []
+
+    async def connect(application: Application, **listen_kwargs: Any) -> TestClient:
+        client = TestClient(await tornado_server(application, **listen_kwargs))
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in reversed(clients):
+        await client.close()
