@@ -295,6 +295,14 @@ async def test_start_twice_is_an_error() -> None:
     server.stop()
 
 
+def test_unknown_keyword_is_named() -> None:
+    with pytest.raises(NotSupportedError, match=r"HTTPServer\(max_bananas=\.\.\.\)"):
+        tornado_ws_compat.httpserver.HTTPServer(
+            make_app(tornado_ws_compat.web),
+            max_bananas=3,  # type: ignore[arg-type]
+        )
+
+
 def test_plain_request_callback_is_declined() -> None:
     def callback(request: Any) -> None:
         pass

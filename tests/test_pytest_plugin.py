@@ -21,7 +21,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
-USER_TESTS = '''
+USER_TESTS = """
 import aiohttp
 import pytest
 
@@ -96,7 +96,7 @@ async def test_open_socket_left_to_teardown(tornado_client):
 def test_teardown_ran_every_on_close():
     # Two sockets closed by their tests (1000), two dropped when the client went at teardown.
     assert sorted(Echo.closed, key=str) == [1000, 1000, None, None]
-'''
+"""
 
 
 #: Every async test under asyncio and uvloop, as in this project's own conftest.

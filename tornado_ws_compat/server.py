@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import socket
@@ -95,6 +96,10 @@ class HTTPServer:
             "body_timeout": body_timeout,
         }
         engine_options.update((k, v) for k, v in tornado_options.items() if v is not None)
+        known = inspect.signature(EngineServer).parameters
+        for name in engine_options:
+            if name not in known:
+                raise NotSupportedError(f"HTTPServer({name}=...) is not supported by the engine")
         self.engine = EngineServer(
             request_callback,
             xheaders=xheaders,
