@@ -75,16 +75,24 @@ class RenderingMixin:
         def reverse_url(self, name: str, *args: Any) -> str: ...
         def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Any: ...
 
-    ui: _ObjectDict
     _active_modules: dict[str, UIModule]
 
-    def _build_ui(self) -> None:
-        """``self.ui``: the application's UI methods bound to this handler, and its modules
-        (as ``_tt_modules``, used by ``{% module %}``, and ``modules``)."""
-        app = self.application
-        self.ui = _ObjectDict((name, self._ui_method(fn)) for name, fn in app.ui_methods.items())
-        self.ui["_tt_modules"] = _UIModuleNamespace(self, app.ui_modules)
-        self.ui["modules"] = self.ui["_tt_modules"]
+    @property
+    def ui(self) -> _ObjectDict:
+        """The application's UI methods bound to this handler, and its UI modules (as
+        ``_tt_modules``, which ``{% module %}`` uses, and ``modules``). Tornado builds it in
+        the handler's constructor; built on first use here (most requests never render)."""
+        ui: _ObjectDict | None = self.__dict__.get("_ui")
+        if ui is None:
+            app = self.application
+            ui = _ObjectDict((name, self._ui_method(fn)) for name, fn in app.ui_methods.items())
+            ui["_tt_modules"] = ui["modules"] = _UIModuleNamespace(self, app.ui_modules)
+            self.__dict__["_ui"] = ui
+        return ui
+
+    @ui.setter
+    def ui(self, value: _ObjectDict) -> None:
+        self.__dict__["_ui"] = value
 
     def _reset_template_cache_if_disabled(self) -> None:
         """With ``compiled_template_cache=False`` (``debug``), templates reload every request."""

@@ -194,7 +194,6 @@ class RequestHandler(RenderingMixin):
         self._transforms: list[OutputTransform] = []
         self.path_args = []
         self.path_kwargs = {}
-        self._build_ui()
         self.clear()
         self.initialize(**kwargs)
 
