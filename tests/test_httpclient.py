@@ -241,6 +241,30 @@ async def test_async_streaming_callback_is_awaited(base: str) -> None:
 
 
 @pytest.mark.asyncio
+async def test_tornado_5_callback_form(base: str) -> None:
+    """``fetch(url, callback)`` (removed in Tornado 6): every outcome reaches the callback as a
+    response, errors included, as in Tornado 5.1."""
+    client = tornado_ws_compat.httpclient.AsyncHTTPClient()
+    loop = asyncio.get_running_loop()
+    for args, kwargs, expected in [
+        ((base + "/echo",), {}, (200, None)),
+        ((base + "/status/404",), {}, (404, "HTTP 404: Not Found")),
+        ((base + "/never",), {"request_timeout": 0.1}, (599, "Timeout during request")),
+    ]:
+        got: asyncio.Future[Any] = loop.create_future()
+        for style in ("positional", "keyword"):
+            got = loop.create_future()
+            if style == "positional":
+                future = client.fetch(*args, got.set_result, **kwargs)
+            else:
+                future = client.fetch(*args, callback=got.set_result, **kwargs)
+            response = await asyncio.wait_for(got, TIMEOUT)
+            error = None if response.error is None else str(response.error)
+            assert (response.code, error) == expected
+            assert (await future) is response
+
+
+@pytest.mark.asyncio
 async def test_one_shared_client_per_loop(base: str) -> None:
     module = tornado_ws_compat.httpclient
     first = module.AsyncHTTPClient()

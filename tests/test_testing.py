@@ -229,6 +229,28 @@ def test_outcomes_as_tornado(loop_kind: str) -> None:
     )
 
 
+def test_tornado_4_style_fetch_with_stop_and_wait(loop_kind: str) -> None:
+    """``self.http_client.fetch(url, self.stop); response = self.wait()``: the Tornado 2-5
+    idiom (Tornado 6.6.1 took the callback away, so its own run of this test times out)."""
+
+    class Hello(tornado_ws_compat.web.RequestHandler):
+        def get(self) -> None:
+            self.write("hello")
+
+    class Legacy(tornado_ws_compat.testing.AsyncHTTPTestCase):
+        def get_app(self) -> Any:
+            return tornado_ws_compat.web.Application([(r"/", Hello)])
+
+        def test_fetch(self) -> None:
+            self.http_client.fetch(self.get_url("/"), self.stop)
+            response = self.wait()
+            assert (response.code, response.body) == (200, b"hello")
+
+    result = unittest.TestResult()
+    Legacy("test_fetch").run(result)
+    assert result.wasSuccessful(), result.errors + result.failures
+
+
 def test_missing_get_app_is_named_and_leaks_nothing() -> None:
     """Tornado raises a bare NotImplementedError (and leaks the bound socket); ours names the
     class and closes the socket."""

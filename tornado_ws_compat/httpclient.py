@@ -345,14 +345,24 @@ class AsyncHTTPClient:
             loop.run_until_complete(closing)
 
     def fetch(
-        self, request: str | HTTPRequest, raise_error: bool = True, **kwargs: Any
+        self,
+        request: str | HTTPRequest,
+        raise_error: bool | Callable[[HTTPResponse], object] = True,
+        callback: Callable[[HTTPResponse], object] | None = None,
+        **kwargs: Any,
     ) -> asyncio.Future[HTTPResponse]:
         """Send ``request`` (a URL, with ``HTTPRequest`` keywords, or an ``HTTPRequest``).
 
         The future's result is the `HTTPResponse`; with ``raise_error`` (the default) a
         status outside 2xx raises `HTTPClientError` instead. Other failures (connection
         refused, timeouts as `HTTPTimeoutError`) always raise.
+
+        The Tornado 2-5 form ``fetch(request, callback)`` (or ``callback=``), which Tornado 6
+        removed, works too: ``callback(response)`` runs on the loop with every outcome as a
+        response (failures as code 599 with ``error`` set), and the future never raises.
         """
+        if callable(raise_error):  # fetch(request, callback): Tornado 5.1's positional order
+            callback, raise_error = raise_error, True
         if self._closed:
             raise RuntimeError("fetch() called on closed AsyncHTTPClient")
         if not isinstance(request, HTTPRequest):
@@ -361,7 +371,23 @@ class AsyncHTTPClient:
             raise ValueError("kwargs can't be used if request is an HTTPRequest object")
         # A dict becomes HTTPHeaders; the response's ``request`` is the caller's object.
         request.headers = HTTPHeaders(request.headers)
-        return asyncio.ensure_future(self._fetch(request, raise_error))
+        if callback is None:
+            return asyncio.ensure_future(self._fetch(request, raise_error))
+        return asyncio.ensure_future(self._fetch_with_callback(request, callback))
+
+    async def _fetch_with_callback(
+        self, request: HTTPRequest, callback: Callable[[HTTPResponse], object]
+    ) -> HTTPResponse:
+        started = time.time()
+        try:
+            response = await self._follow(request)
+        except Exception as exc:
+            response = HTTPResponse(
+                request, 599, error=exc, request_time=time.time() - started, start_time=started
+            )
+        # Tornado 5: the callback runs from the loop, never inside fetch's own frame.
+        self.io_loop.add_callback(callback, response)
+        return response
 
     async def _fetch(self, request: HTTPRequest, raise_error: bool) -> HTTPResponse:
         response = await self._follow(request)

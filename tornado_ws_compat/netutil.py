@@ -16,6 +16,8 @@ import stat
 from collections.abc import Callable
 from typing import Any
 
+from tornado_ws_compat.ioloop import IOLoop
+
 __all__ = [
     "DefaultExecutorResolver",
     "DefaultLoopResolver",
@@ -134,7 +136,7 @@ def add_accept_handler(
 ) -> Callable[[], None]:
     """Call ``callback(connection, address)`` for each connection accepted on ``sock`` by the
     current loop; returns a function that stops accepting (Tornado 5.0's contract)."""
-    loop = asyncio.get_event_loop()
+    loop = IOLoop.current().asyncio_loop
     removed = False
 
     def accept() -> None:
