@@ -1,4 +1,8 @@
-"""The command line: ``python -m tornado_ws_compat serve|check CONFIG.yaml``.
+"""The command line: ``python -m tornado_ws_compat run|serve|check ...``.
+
+``run SCRIPT [ARGS...]`` / ``run -m MODULE [ARGS...]``
+    Runs an unmodified Tornado program, every ``tornado`` import served by this package (see
+    :mod:`tornado_ws_compat.launch`). Arguments after SCRIPT or MODULE are the program's.
 
 ``serve CONFIG [--port N] [--address A]``
     Loads and checks the whole configuration, then listens. When ready it prints
@@ -21,10 +25,13 @@ import io
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tornado_ws_compat import __version__, server
-from tornado_ws_compat.config.loader import Config, ConfigError, load_config
+from tornado_ws_compat import __version__
+
+if TYPE_CHECKING:
+    from tornado_ws_compat import server
+    from tornado_ws_compat.config.loader import Config
 
 __all__ = ["EXIT_CONFIG", "EXIT_ERROR", "EXIT_OK", "main"]
 
@@ -40,10 +47,18 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tornado_ws_compat",
-        description="Serve Tornado-style WebSocket routes from a YAML configuration.",
+        description="Run a Tornado program unchanged, or serve Tornado-style WebSocket "
+        "routes from a YAML configuration.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Listed for --help only: main() hands "run" to the launcher before argparse sees it, so
+    # that the program's own flags reach the program.
+    commands.add_parser(
+        "run",
+        help="run a Tornado program unchanged: run SCRIPT [ARGS...] or run -m MODULE [ARGS...]",
+        add_help=False,
+    )
     serve = commands.add_parser("serve", help="serve the routes of CONFIG")
     serve.add_argument("config", metavar="CONFIG", help="YAML configuration file")
     serve.add_argument(
@@ -65,9 +80,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["run"]:
+        from tornado_ws_compat import launch
+
+        return launch.main(arguments[1:])
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(arguments)
+    # Handler modules the configuration names may be written against Tornado's names.
+    from tornado_ws_compat.alias import install_tornado_alias
+
+    install_tornado_alias()
     try:
         if args.command == "check":
             return _check(args.config)
@@ -77,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(path: str) -> Config | None:
+    from tornado_ws_compat.config.loader import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -94,6 +120,8 @@ def _check(path: str) -> int:
 
 
 def _serve(path: str, port: int | None, address: str | None, log_level: str) -> int:
+    from tornado_ws_compat import server
+
     logging.basicConfig(level=log_level, format=_LOG_FORMAT, stream=sys.stderr)
     if port is not None and not 0 <= port <= 65535:
         print(f"error: --port must be between 0 and 65535, got {port}", file=sys.stderr)
