@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import functools
 import hashlib
 import inspect
 import sys
 from collections.abc import Awaitable, Callable
+from threading import get_ident as _thread_ident
 from typing import TYPE_CHECKING, Any, cast
 
 from tornado_ws_compat import escape, web
@@ -68,6 +70,10 @@ class WebSocketHandler(web.RequestHandler):
         self._on_close_called = False
         self.open_args: tuple[str, ...] = ()
         self.open_kwargs: dict[str, str] = {}
+        # The loop's thread: write_message, close and ping called from any other thread are
+        # handed to the loop (see _from_thread). Handlers are created on the loop's thread.
+        self._loop_thread = _thread_ident()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """The handshake: Tornado 6.6.1's checks in its order, then the 101 and ``open``."""
@@ -146,6 +152,7 @@ class WebSocketHandler(web.RequestHandler):
             self._finished = True
             return
         self.ws_connection = channel
+        self._loop = asyncio.get_running_loop()
         # Tornado calls finish() at the 101: the access line and on_finish() happen here.
         self.request._finish()
         self._log()
@@ -199,16 +206,23 @@ class WebSocketHandler(web.RequestHandler):
 
     def write_message(
         self, message: bytes | str | dict[str, Any], binary: bool = False
-    ) -> asyncio.Future[None]:
+    ) -> asyncio.Future[None] | concurrent.futures.Future[None]:
         """Send a message: ``str`` (text), ``bytes`` or a ``dict`` (JSON as Tornado encodes it).
 
         Returns a future that resolves when the data has been flushed to the socket; awaiting
         it is how a writer respects backpressure. Raises `WebSocketClosedError` when closed or
         closing (Tornado 3.2/5.0); a failed write that nobody awaits is not logged.
+
+        Called from a thread other than the IOLoop's (Tornado 6.6.1 does not allow it; apps of
+        the Tornado 2-4 era push from worker threads), the call is handed to the loop in order
+        and a ``concurrent.futures.Future`` is returned at once: it resolves when the message
+        is flushed, or fails with the error the loop-side call met (`WebSocketClosedError`).
         """
         connection = self.ws_connection
         if connection is None:
             raise WebSocketClosedError()
+        if _thread_ident() != self._loop_thread:
+            return self._from_thread(self.write_message, message, binary)
         if isinstance(message, dict):
             message = escape.json_encode(message)
         # The connection raises WebSocketClosedError itself when closing.
@@ -243,12 +257,19 @@ class WebSocketHandler(web.RequestHandler):
         """
         raise NotImplementedError(f"{type(self).__name__}.on_message is not implemented")
 
-    def ping(self, data: str | bytes = b"") -> None:
-        """Send a ping frame (payload at most 125 bytes, RFC 6455 section 5.5)."""
+    def ping(self, data: str | bytes = b"") -> concurrent.futures.Future[None] | None:
+        """Send a ping frame (payload at most 125 bytes, RFC 6455 section 5.5).
+
+        From a thread other than the IOLoop's, the ping is sent by the loop and a
+        ``concurrent.futures.Future`` is returned, resolved once the frame is written.
+        """
         payload = data.encode("utf-8") if isinstance(data, str) else data
         if self.ws_connection is None or self.ws_connection.is_closing():
             raise WebSocketClosedError()
+        if _thread_ident() != self._loop_thread:
+            return self._from_thread(self.ping, payload)
         self.ws_connection.write_ping(payload)
+        return None
 
     def on_pong(self, data: bytes) -> Awaitable[None] | None:
         """Invoked when a pong frame arrives (may be a coroutine: reading waits for it)."""
@@ -261,14 +282,61 @@ class WebSocketHandler(web.RequestHandler):
     def on_close(self) -> None:
         """Invoked once when the WebSocket closes; ``close_code``/``close_reason`` are set."""
 
-    def close(self, code: int | None = None, reason: str | None = None) -> None:
+    def close(
+        self, code: int | None = None, reason: str | None = None
+    ) -> concurrent.futures.Future[None] | None:
         """Start the closing handshake; the socket is dropped after the peer answers (or 5 s).
 
-        A second call does nothing (Tornado 4.0 added ``code`` and ``reason``).
+        A second call does nothing (Tornado 4.0 added ``code`` and ``reason``). From a thread
+        other than the IOLoop's, the loop starts the handshake and a
+        ``concurrent.futures.Future`` is returned, resolved once the close frame is written.
         """
+        if self.ws_connection and _thread_ident() != self._loop_thread:
+            return self._from_thread(self.close, code, reason)
         if self.ws_connection:
             self.ws_connection.close(code, reason)
             self.ws_connection = None
+        return None
+
+    def _from_thread(
+        self, method: Callable[..., Any], *args: Any
+    ) -> concurrent.futures.Future[None]:
+        """Run ``method(*args)`` on the loop's thread; a future of its completion for the caller.
+
+        Calls from one thread run in the order they were made (``call_soon_threadsafe`` is
+        FIFO). When ``method`` returns a future (``write_message``), ours follows it.
+        """
+        result: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loop = self._loop
+        if loop is None:
+            raise WebSocketClosedError()
+
+        def follow(outcome: asyncio.Future[None]) -> None:
+            if outcome.cancelled():
+                result.set_exception(WebSocketClosedError())
+            elif (error := outcome.exception()) is not None:
+                result.set_exception(error)
+            else:
+                result.set_result(None)
+
+        def call() -> None:
+            if not result.set_running_or_notify_cancel():
+                return
+            try:
+                outcome = method(*args)
+            except Exception as error:
+                result.set_exception(error)
+                return
+            if isinstance(outcome, asyncio.Future):
+                outcome.add_done_callback(follow)
+            else:
+                result.set_result(None)
+
+        try:
+            loop.call_soon_threadsafe(call)
+        except RuntimeError as error:  # the loop is closed: so is this connection
+            raise WebSocketClosedError() from error
+        return result
 
     def check_origin(self, origin: str) -> bool:
         """Allow a cross-origin upgrade? Called only for cross-origin requests (6.6).
