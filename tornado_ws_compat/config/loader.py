@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import yaml
 
 from tornado_ws_compat import web
+from tornado_ws_compat.alias import tornado_alias
 from tornado_ws_compat.config.handlers import (
     AuthRule,
     FileHandler,
@@ -234,9 +235,15 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def parse_config(data: Any, *, base_dir: str, source: str = "<config>") -> Config:
     """Validate and compile parsed YAML ``data``; relative paths are relative to ``base_dir``.
 
-    Hook modules are imported from ``sys.path`` as it is (``load_config`` extends it).
+    Hook modules are imported from ``sys.path`` as it is (``load_config`` extends it), with
+    ``tornado`` imports served by this package (:func:`~tornado_ws_compat.alias.tornado_alias`):
+    a handler class written against ``tornado.websocket`` is one of ours.
     """
+    with tornado_alias():
+        return _parse_config(data, base_dir, source)
 
+
+def _parse_config(data: Any, base_dir: str, source: str) -> Config:
     def fail(detail: str, key: str | None = None, route: str | None = None) -> ConfigError:
         return ConfigError(detail, source=source, route=route, key=key)
 
@@ -464,6 +471,16 @@ def _handler_class(value: Any, route: str, fail: _Fail) -> type[web.RequestHandl
     except HookError as exc:
         raise fail(exc.message, "handler", route) from exc
     if not (inspect.isclass(target) and issubclass(target, web.RequestHandler)):
+        if inspect.isclass(target) and any(
+            base.__module__.split(".")[0] == "tornado" for base in target.__mro__
+        ):
+            raise fail(
+                f"{value!r} subclasses real Tornado's classes: its module was imported with "
+                "real Tornado before the configuration loaded; import it first under "
+                "tornado_ws_compat.install_tornado_alias() (or not at all)",
+                "handler",
+                route,
+            )
         raise fail(f"{value!r} is not a tornado_ws_compat RequestHandler class", "handler", route)
     return target
 
