@@ -1,0 +1,1 @@
+"""Tornado's ``tornado.platform`` package: only ``platform.asyncio`` is provided."""
