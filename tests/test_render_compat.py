@@ -152,6 +152,10 @@ def make_app(impl: str, root: Path, variant: str = "default") -> Any:
         def get(self) -> None:
             self.render("es_page.html")
 
+    class LocaleProbe(web.RequestHandler):  # type: ignore[name-defined, misc]
+        def get(self) -> None:
+            self.write(f"{self.locale.code}|{self.get_browser_locale('es').code}")
+
     class Chat(websocket.WebSocketHandler):  # type: ignore[name-defined, misc]
         def on_message(self, message: str | bytes) -> None:
             self.write_message(self.render_string("message.html", user="<bot>", text=message))
@@ -165,6 +169,7 @@ def make_app(impl: str, root: Path, variant: str = "default") -> Any:
         (r"/twice", Twice),
         (r"/es", Spanish),
         (r"/chat", Chat),
+        (r"/locale", LocaleProbe),
     ]
     settings: dict[str, Any] = {
         "template_path": str(root / "templates"),
@@ -223,6 +228,21 @@ def normalise(body: bytes) -> bytes:
     return _XSRF_INPUT.sub(b'name="_xsrf" value="TOKEN"', body)
 
 
+ACCEPT_LANGUAGES = [
+    None,
+    "",
+    "es",
+    "fr-FR, es;q=0.9",
+    "en;q=0.1, es-MX;q=0.5",
+    "es;q=0, de",
+    "es;q=-1, fr",
+    "es;q=abc",
+    "es;level=1;q=0.7, de;q=0.8",
+    "de_DE, pt-BR",
+    "*",
+    "ES-es",
+]
+
 PATHS = ["/page", "/modules", "/string", "/broken", "/nobody", "/twice", "/es"]
 
 
@@ -236,6 +256,11 @@ async def observe(impl: str, root: Path, variant: str = "default") -> dict[str, 
                 async with session.get(f"http://127.0.0.1:{port}{path}", headers=headers) as r:
                     body = await r.read()
                     seen[path] = (r.status, r.headers.get("Content-Type"), normalise(body))
+            seen["locales"] = []
+            for language in ACCEPT_LANGUAGES:
+                headers = {} if language is None else {"Accept-Language": language}
+                async with session.get(f"http://127.0.0.1:{port}/locale", headers=headers) as r:
+                    seen["locales"].append((language, await r.text()))
             async with session.ws_connect(f"ws://127.0.0.1:{port}/chat") as ws:
                 frames = []
                 for text in ("hi <there>", "ünïcode & more"):
@@ -269,6 +294,7 @@ async def test_pages_identical_to_tornado(root: Path, caplog: pytest.LogCaptureF
     assert actual["/es"][2] == "Hola 2 artículos".encode()
     assert actual["chat"][0][1].startswith('<div class="msg"><b>&lt;bot&gt;</b>: hi &lt;there&gt;')
     assert actual["runtime errors"] == ["Cannot render() after finish()"]
+    assert ("fr-FR, es;q=0.9", "es|es") in actual["locales"]
 
 
 @pytest.mark.asyncio
