@@ -42,6 +42,10 @@ IGNORED = {"server", "date", "etag"}
 
 
 def make_app(web: ModuleType) -> Any:
+    class Hang(web.RequestHandler):  # type: ignore[misc,name-defined]
+        async def get(self) -> None:
+            await asyncio.Event().wait()  # a long poll that never answers
+
     class Info(web.RequestHandler):  # type: ignore[misc,name-defined]
         def get(self) -> None:
             self.write({"ip": self.request.remote_ip, "protocol": self.request.protocol})
@@ -50,7 +54,7 @@ def make_app(web: ModuleType) -> Any:
             encoding = self.request.headers.get("Content-Encoding")
             self.write({"length": len(self.request.body), "encoding": encoding})
 
-    return web.Application([(r"/", Info)])
+    return web.Application([(r"/", Info), (r"/hang", Hang)])
 
 
 def port_of(server: Any) -> int:
@@ -236,6 +240,43 @@ async def test_stop_refuses_new_connections_and_keeps_open_ones() -> None:
             eof = await asyncio.wait_for(reader.read(), TIMEOUT)
             writer.close()
             return before, after, eof
+
+    await both(scenario)
+
+
+@pytest.mark.asyncio
+async def test_close_all_connections_ends_requests_in_progress() -> None:
+    async def scenario(side: str) -> Any:
+        async with serving(side) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            writer.write(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+            idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            idle_writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            await read_response(idle_reader)  # now an idle keep-alive connection
+            server.stop()
+            await asyncio.wait_for(server.close_all_connections(), TIMEOUT)
+            hung = await asyncio.wait_for(reader.read(), TIMEOUT)
+            idle = await asyncio.wait_for(idle_reader.read(), TIMEOUT)
+            writer.close()
+            idle_writer.close()
+            return hung, idle
+
+    await both(scenario)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "forwarded",
+    ["10.0.0.1, 192.168.1.1", "10.0.0.1, 192.168.1.1, 127.0.0.1", "bogus, 192.168.1.1"],
+)
+async def test_trusted_downstream(forwarded: str) -> None:
+    async def scenario(side: str) -> Any:
+        async with serving(side, xheaders=True, trusted_downstream=["192.168.1.1"]) as server:
+            request = (
+                f"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {forwarded}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            return json.loads(normalise(await exchange(port_of(server), request))[2])
 
     await both(scenario)
 

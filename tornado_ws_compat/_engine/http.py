@@ -469,7 +469,9 @@ class EngineServer:
         loop = asyncio.get_running_loop()
         waiters = []
         for protocol in list(server.connections):
-            if isinstance(protocol._payload_parser, FrameGuard):
+            # WebSockets stay; so do connections already lost whose handler still runs (a
+            # long poll that ignores on_connection_close: Tornado does not wait for it either).
+            if protocol.transport is None or isinstance(protocol._payload_parser, FrameGuard):
                 continue
             waiter = self.closing.get(protocol)
             if waiter is None:
