@@ -322,3 +322,69 @@ def test_expect_log_wrong_level_is_let_through(caplog: pytest.LogCaptureFixture)
         "tornado.application",
         "Got expected log message 'oops' at unexpected level (ERROR vs WARNING)",
     ) in messages
+
+
+def make_generator_cases(testing: Any, web: Any, gen: Any) -> list[type[unittest.TestCase]]:
+    """Tornado 3-5 style tests: generator methods under ``gen_test``, yielding futures."""
+
+    class Hello(web.RequestHandler):  # type: ignore[misc]
+        def get(self) -> None:
+            self.write("hello")
+
+    class Generators(testing.AsyncHTTPTestCase):  # type: ignore[misc]
+        def get_app(self) -> Any:
+            return web.Application([(r"/", Hello)])
+
+        @testing.gen_test
+        def test_yield_fetch(self) -> Any:
+            response = yield self.http_client.fetch(self.get_url("/"))
+            assert response.body == b"hello"
+
+        @testing.gen_test
+        def test_yield_list_and_sleep(self) -> Any:
+            first, second = yield [
+                self.http_client.fetch(self.get_url("/")),
+                self.http_client.fetch(self.get_url("/")),
+            ]
+            yield gen.sleep(0)
+            assert first.code == second.code == 200
+
+        @testing.gen_test(timeout=0.05)
+        def test_times_out(self) -> Any:
+            yield gen.sleep(1)
+
+        @testing.gen_test
+        def test_raises(self) -> Any:
+            yield gen.sleep(0)
+            raise KeyError("after a yield")
+
+    return [Generators]
+
+
+# Tornado's gen_test leaves the timed-out generator's future pending when the loop closes.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_generator_tests_as_tornado(loop_kind: str) -> None:
+    ours_gen = pytest.importorskip("tornado_ws_compat.gen", reason="gen.coroutine not merged yet")
+    import tornado.gen
+
+    def run(testing: Any, web: Any, gen: Any) -> dict[str, tuple[str, str]]:
+        result = unittest.TestResult()
+        suite = unittest.TestLoader().loadTestsFromTestCase(
+            make_generator_cases(testing, web, gen)[0]
+        )
+        names = [test.id().rsplit(".", 1)[-1] for test in _tests(suite)]
+        suite.run(result)
+        seen = dict.fromkeys(names, ("ok", ""))
+        for kind, problems in (("failure", result.failures), ("error", result.errors)):
+            for test, trace in problems:
+                seen[test.id().rsplit(".", 1)[-1]] = (kind, trace.strip().splitlines()[-1])
+        return seen
+
+    ours = run(tornado_ws_compat.testing, tornado_ws_compat.web, ours_gen)
+    theirs = run(tornado.testing, tornado.web, tornado.gen)
+    assert ours == theirs
+    assert theirs["test_times_out"] == (
+        "error",
+        "TimeoutError: Operation timed out after 0.05 seconds",
+    )
+    assert theirs["test_raises"] == ("error", "KeyError: 'after a yield'")
