@@ -68,6 +68,10 @@ def project(tmp_path: Path) -> Path:
             if __name__ == "__main__":
                 if sys.argv[1] == "raise":
                     helper()
+                if sys.argv[1] == "interrupt":
+                    raise KeyboardInterrupt
+                if sys.argv[1] == "message":
+                    sys.exit("a message for stderr")
                 sys.exit(int(sys.argv[1]))
             """
         )
@@ -120,6 +124,14 @@ def test_traceback_is_the_one_python_prints(project: Path) -> None:
     assert ran.stderr == plain.stderr
     assert ran.stderr.startswith("Traceback (most recent call last):\n")
     assert "ValueError: boom from the program" in ran.stderr
+
+
+@pytest.mark.parametrize("how", ["interrupt", "message"])
+def test_interrupt_and_exit_message_as_python(project: Path, how: str) -> None:
+    plain = _python(["app/status.py", how], project)
+    ran = _run(["app/status.py", how], project)
+    assert (ran.returncode, ran.stderr) == (plain.returncode, plain.stderr)
+    assert ran.returncode != 0
 
 
 def test_syntax_error_and_missing_files_as_python_reports_them(project: Path) -> None:
@@ -199,3 +211,20 @@ def test_run_marks_the_environment_for_children(project: Path) -> None:
     ran = _run(["app/child.py"], project)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == "1\nTrue\n"
+
+
+def test_directory_with_main_as_python_runs_it(project: Path) -> None:
+    folder = project / "bundle"
+    folder.mkdir()
+    (folder / "__main__.py").write_text(
+        "import sys\nprint(sys.argv, sys.path[0], __file__, __spec__.name, __package__)\n"
+    )
+    (project / "empty").mkdir()
+    for args in (["bundle", "x"], ["empty"]):
+        plain = _python(args, project)
+        ran = _run(args, project)
+        assert (ran.returncode, ran.stdout, ran.stderr) == (
+            plain.returncode,
+            plain.stdout,
+            plain.stderr,
+        )

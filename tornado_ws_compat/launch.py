@@ -16,10 +16,12 @@ frames left out) and exits 1; Ctrl-C ends it as it ends Python.
 from __future__ import annotations
 
 import builtins
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import io
 import os
+import pkgutil
 import runpy
 import sys
 import types
@@ -89,28 +91,29 @@ def run_script(path: str, args: Sequence[str] = ()) -> int:
     _trim_tracebacks()
     sys.argv[:] = [path, *args]
     if os.path.isdir(absolute) or (not absolute.endswith(".py") and _is_zip(absolute)):
-        # runpy puts the directory or archive first on sys.path itself.
-        if not sys.flags.safe_path and sys.path:
-            del sys.path[0]
-        runpy.run_path(path, run_name="__main__")
-        return 0
-    if not sys.flags.safe_path:
-        # Python puts the script's folder, symbolic links resolved, first on sys.path; under
-        # ``python -m tornado_ws_compat`` that slot holds the current folder.
-        folder = os.path.dirname(os.path.realpath(absolute))
-        if sys.path:
-            sys.path[0] = folder
-        else:
-            sys.path.insert(0, folder)
-    module = types.ModuleType("__main__")
-    module.__file__ = absolute
-    module.__cached__ = None  # type: ignore[attr-defined]
-    module.__loader__ = importlib.machinery.SourceFileLoader("__main__", absolute)
-    module.__builtins__ = builtins  # type: ignore[attr-defined]
+        # A folder or zip archive with __main__.py: Python puts it first on sys.path and runs
+        # its __main__ module (argv unchanged).
+        _set_path0(absolute)
+        importer = pkgutil.get_importer(absolute)
+        spec = importer.find_spec("__main__") if importer is not None else None
+        if spec is None or spec.loader is None:
+            print(
+                f"{sys.executable}: can't find '__main__' module in {absolute!r}", file=sys.stderr
+            )
+            return 1
+        code = spec.loader.get_code("__main__")  # type: ignore[attr-defined]
+        module = _main_module(spec.origin or absolute, spec.loader)
+        module.__spec__ = spec
+        module.__package__ = spec.parent
+        module.__cached__ = spec.cached  # type: ignore[attr-defined]
+    else:
+        # Python puts the script's folder, symbolic links resolved, first on sys.path.
+        _set_path0(os.path.dirname(os.path.realpath(absolute)))
+        module = _main_module(absolute, importlib.machinery.SourceFileLoader("__main__", absolute))
+        with io.open_code(absolute) as source_file:
+            source = source_file.read()
+        code = compile(source, absolute, "exec", dont_inherit=True)
     sys.modules["__main__"] = module
-    with io.open_code(absolute) as source_file:
-        source = source_file.read()
-    code = compile(source, absolute, "exec", dont_inherit=True)
     exec(code, module.__dict__)
     return 0
 
@@ -130,6 +133,26 @@ def run_module(name: str, args: Sequence[str] = ()) -> int:
     sys.argv[:] = ["-m", *args]
     runpy.run_module(name, run_name="__main__", alter_sys=True)
     return 0
+
+
+def _set_path0(folder: str) -> None:
+    # Under ``python -m tornado_ws_compat`` sys.path[0] holds the current folder; Python
+    # would have put the program's folder there instead (nothing with -P / PYTHONSAFEPATH).
+    if sys.flags.safe_path:
+        return
+    if sys.path:
+        sys.path[0] = folder
+    else:
+        sys.path.insert(0, folder)
+
+
+def _main_module(filename: str, loader: importlib.abc.Loader) -> types.ModuleType:
+    module = types.ModuleType("__main__")
+    module.__file__ = filename
+    module.__cached__ = None  # type: ignore[attr-defined]
+    module.__loader__ = loader
+    module.__builtins__ = builtins  # type: ignore[attr-defined]
+    return module
 
 
 def _is_zip(path: str) -> bool:
