@@ -25,7 +25,15 @@ from tornado_ws_compat.platform.asyncio import (
     to_tornado_future,
 )
 
-MINOR = ["auth", "iostream", "process", "routing", "wsgi", "platform.asyncio"]
+MINOR = [
+    "auth",
+    "iostream",
+    "routing",
+    "wsgi",
+    "platform.asyncio",
+    "simple_httpclient",
+    "curl_httpclient",
+]
 
 
 @pytest.mark.parametrize("name", MINOR)
@@ -138,3 +146,23 @@ async def test_platform_asyncio_bridge() -> None:
 
     assert await to_asyncio_future(seven()) == 7
     assert issubclass(AsyncIOLoop, IOLoop)
+
+
+def test_http_client_modules_name_the_one_client() -> None:
+    import tornado.simple_httpclient
+
+    from tornado_ws_compat import curl_httpclient, httpclient, simple_httpclient
+
+    assert simple_httpclient.SimpleAsyncHTTPClient is httpclient.AsyncHTTPClient
+    assert curl_httpclient.CurlAsyncHTTPClient is httpclient.AsyncHTTPClient
+    timeout = simple_httpclient.HTTPTimeoutError("Timeout during request")
+    theirs = tornado.simple_httpclient.HTTPTimeoutError("Timeout during request")
+    assert (timeout.code, str(timeout)) == (theirs.code, str(theirs))
+    error = curl_httpclient.CurlError(28, "Operation timed out")
+    assert (error.code, error.errno, error.message) == (599, 28, "Operation timed out")
+    with tornado_alias():
+        client_module = importlib.import_module("tornado.httpclient")
+        client_module.AsyncHTTPClient.configure(
+            "tornado.simple_httpclient.SimpleAsyncHTTPClient", max_clients=20
+        )
+        client_module.AsyncHTTPClient.configure(None)
