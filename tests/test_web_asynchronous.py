@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import threading
 from collections.abc import Awaitable
 from typing import Any
 
@@ -116,6 +117,26 @@ class Held(web.RequestHandler):
         self.events.append("on_finish")
 
 
+class FromThread(web.RequestHandler):
+    """A worker thread hands back a callback: outside the method's context, so only
+    ``async_callback`` (Tornado 1.x-3.x) makes its exception the request's.
+    """
+
+    @web.asynchronous
+    def get(self, kind: str) -> None:
+        loop = IOLoop.current()
+        callback = self.async_callback(self.reply, kind)
+        threading.Thread(target=loop.add_callback, args=(callback,)).start()
+
+    def reply(self, kind: str) -> None:
+        if kind == "fails":
+            raise ValueError("in the reply")
+        if kind == "fails-late":
+            self.flush()
+            raise ValueError("after the headers")
+        self.finish("from the thread")
+
+
 class Synchronous(web.RequestHandler):
     """A method that finishes before returning is fine too (Tornado 5.1)."""
 
@@ -135,6 +156,7 @@ def make_app() -> web.Application:
             (r"/failing-coroutine", FailingCoroutine),
             (r"/held", Held),
             (r"/sync", Synchronous),
+            (r"/thread/([\w-]+)", FromThread),
         ]
     )
 
@@ -248,3 +270,23 @@ async def test_client_leaving_calls_on_connection_close() -> None:
         await asyncio.wait_for(closed, TIMEOUT)
         handler.finish("too late")  # harmless once the client has gone
     assert Held.events == ["on_connection_close", "on_finish"]
+
+
+@pytest.mark.asyncio
+async def test_async_callback_from_another_thread(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="tornado")
+    async with running(make_app()) as server:
+        assert await asyncio.wait_for(get(server, "/thread/ok"), TIMEOUT) == (
+            200,
+            b"from the thread",
+        )
+        status, _ = await asyncio.wait_for(get(server, "/thread/fails"), TIMEOUT)
+        assert status == 500
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.url("/thread/fails-late")) as response:
+                assert response.status == 200  # the headers went out before the error
+                # The request is left open, as in Tornado 3: the client gives up.
+    assert app_lines(caplog) == [
+        ("ERROR", "Uncaught exception GET /thread/fails (127.0.0.1)"),
+        ("ERROR", "Exception after headers written"),
+    ]

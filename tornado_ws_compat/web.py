@@ -813,6 +813,30 @@ class RequestHandler(RenderingMixin):
     def _log(self) -> None:
         self.application.log_request(self)
 
+    def async_callback(
+        self, callback: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Callable[..., Any]:
+        """Wrap a callback so that its exception is this request's (Tornado 1.x-3.x).
+
+        An exception before the headers are sent answers with the error page; after, it is
+        logged ("Exception after headers written"). Obsolete since Tornado 1.1 for callbacks
+        scheduled from an ``@asynchronous`` method (they get this anyway), but it also covers
+        callbacks handed to other threads.
+        """
+        function = functools.partial(callback, *args, **kwargs) if args or kwargs else callback
+
+        def wrapper(*call_args: Any, **call_kwargs: Any) -> Any:
+            try:
+                return function(*call_args, **call_kwargs)
+            except Exception as exc:
+                if self._headers_written:
+                    app_log.error("Exception after headers written", exc_info=True)
+                else:
+                    self._handle_request_exception(exc)
+                return None
+
+        return wrapper
+
     def _stack_context_handle_exception(self) -> bool:
         # A callback of an @asynchronous method raised (sys.exc_info() is its exception).
         exc = sys.exc_info()[1]
