@@ -238,6 +238,7 @@ async def test_request_stays_open_until_finish() -> None:
         async with aiohttp.ClientSession() as session:
             request = asyncio.ensure_future(session.get(server.url("/held")))
             handler = await asyncio.wait_for(Held.waiting.get(), TIMEOUT)
+            assert not handler.request.connection.stream.closed()
             # get() has returned: the response has not been sent, the request is open.
             await asyncio.sleep(0)
             assert not request.done()
@@ -268,6 +269,7 @@ async def test_client_leaving_calls_on_connection_close() -> None:
         writer.close()
         await writer.wait_closed()
         await asyncio.wait_for(closed, TIMEOUT)
+        assert handler.request.connection.stream.closed()  # as Tornado 4's chat demo asks
         handler.finish("too late")  # harmless once the client has gone
     assert Held.events == ["on_connection_close", "on_finish"]
 

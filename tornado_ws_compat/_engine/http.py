@@ -61,6 +61,19 @@ def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
     return CIMultiDict(headers.get_all())
 
 
+class _ClosedView:
+    """The part of Tornado's IOStream a request handler may ask about: ``closed()``."""
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: BaseRequest) -> None:
+        self._request = request
+
+    def closed(self) -> bool:
+        transport = self._request.transport
+        return transport is None or transport.is_closing()
+
+
 class _RequestConnection:
     """The engine's side of one request: implements ``httputil.RequestConnection``."""
 
@@ -88,6 +101,12 @@ class _RequestConnection:
         self._finished: asyncio.Future[None] | None = None
         self.handler: RequestHandler | None = None
         self.websocket: ServerConnection | None = None
+
+    @property
+    def stream(self) -> _ClosedView:
+        """``request.connection.stream.closed()``, which Tornado 2.x-4.x long-polling
+        handlers check before finishing (Tornado's own chat demo does)."""
+        return _ClosedView(self._request)
 
     def write(
         self, status: int, reason: str, headers: HTTPHeaders, chunk: bytes, finishing: bool
