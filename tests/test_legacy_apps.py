@@ -1,0 +1,241 @@
+"""Legacy Tornado programs (tests/legacy_apps/) run unchanged through ``run`` (issue 8).
+
+Each program runs as a child process twice: under ``python -m tornado_ws_compat run`` with a
+poisoned ``tornado`` package first on ``sys.path`` (real Tornado cannot be imported), and under
+plain ``python`` on real Tornado 6.6.1. The same aiohttp client script drives both and what it
+observes (statuses, content types, bodies, messages, close codes) must be equal. Programs that
+Tornado 6.6.1 cannot run (``@web.asynchronous``, writes from a worker thread) are compared with
+the transcript Tornado 4/5 gave them, written out below.
+
+The child's loop follows the test's: uvloop under uvloop, asyncio's otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+APPS = Path(__file__).resolve().parent / "legacy_apps"
+TIMEOUT = 15.0
+_LISTENING = re.compile(r"Listening on port (\d+)")
+
+Transcript = list[Any]
+Driver = Callable[[aiohttp.ClientSession, str], Awaitable[Transcript]]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def poison(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("poison")
+    (root / "tornado").mkdir()
+    (root / "tornado" / "__init__.py").write_text(
+        "raise ImportError('the real tornado package was imported')\n"
+    )
+    return root
+
+
+class Program:
+    """A legacy program running in a child process, until ``stop``."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.port = 0
+        self.stderr = b""
+
+    @classmethod
+    async def start(cls, script: str, args: list[str], ours: bool, poison: Path) -> Program:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if ours:
+            command = [sys.executable, "-m", "tornado_ws_compat", "run"]
+            env["PYTHONPATH"] = os.pathsep.join([str(poison), str(REPO)])
+            if "uvloop" not in type(asyncio.get_running_loop()).__module__:
+                env["TORNADO_WS_COMPAT_NO_UVLOOP"] = "1"
+        else:
+            command = [sys.executable]
+            env.pop("PYTHONPATH", None)
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            str(APPS / script),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=APPS,
+            env=env,
+        )
+        program = cls(process)
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+        except BaseException:
+            await program.stop()
+            raise
+        found = _LISTENING.search(line.decode())
+        if found is None:
+            await program.stop()
+            raise AssertionError(f"{script}: {line!r}; stderr:\n{program.stderr.decode()}")
+        program.port = int(found.group(1))
+        return program
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            _, self.stderr = await asyncio.wait_for(self.process.communicate(), TIMEOUT)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            raise
+
+
+async def _page(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+    async with session.request(method, url, **kwargs) as response:
+        return [response.status, response.headers.get("Content-Type"), await response.text()]
+
+
+async def _receive(ws: aiohttp.ClientWebSocketResponse) -> Any:
+    message = await ws.receive(timeout=TIMEOUT)
+    if message.type is aiohttp.WSMsgType.CLOSE:
+        return ["close", message.data, message.extra]
+    return [message.type.name, message.data]
+
+
+async def chat_room(session: aiohttp.ClientSession, base: str) -> Transcript:
+    out: Transcript = []
+    ws_url = base.replace("http", "ws") + "/chatsocket"
+    async with session.ws_connect(ws_url) as a, session.ws_connect(ws_url) as b:
+        out.append(await _page(session, "GET", base + "/"))
+        for sender, body in ((a, "<b>hi</b>"), (b, "x & y"), (a, "third")):
+            await sender.send_str(json.dumps({"body": body}))
+            out += [await _receive(a), await _receive(b)]
+        async with session.ws_connect(ws_url) as c:
+            out += [await _receive(c) for _ in range(3)]  # the cache, replayed
+            out.append(await _page(session, "GET", base + "/"))
+            await c.send_str(json.dumps({"body": "late"}))
+            out += [await _receive(a), await _receive(b), await _receive(c)]
+    return out
+
+
+async def ioloop_timers(session: aiohttp.ClientSession, base: str) -> Transcript:
+    async with session.ws_connect(base.replace("http", "ws") + "/ticks") as ws:
+        out: Transcript = [await _receive(ws) for _ in range(6)]
+        await ws.send_str("hello")
+        out.append(await _receive(ws))
+    return out
+
+
+async def worker_progress(session: aiohttp.ClientSession, base: str) -> Transcript:
+    out: Transcript = [await _page(session, "GET", base + "/square/12")]
+    async with session.ws_connect(base.replace("http", "ws") + "/job") as ws:
+        await ws.send_str("5")
+        out += [await _receive(ws) for _ in range(6)]
+    out.append(await _page(session, "GET", base + "/square/x"))
+    return out
+
+
+async def escape_and_sockets(session: aiohttp.ClientSession, base: str) -> Transcript:
+    note = "see http://example.com/a?b=1&c=2 <now>"
+    out: Transcript = [
+        await _page(session, "POST", base + "/notes", data=json.dumps({"note": note})),
+        await _page(session, "GET", base + "/notes?q=see"),
+    ]
+    async with session.ws_connect(base.replace("http", "ws") + "/notes/socket") as ws:
+        await ws.send_str("a <b> & 'c' \"d\"")
+        out.append(await _receive(ws))
+    out.append(await _page(session, "GET", base + "/notes", params={"q": "<"}))
+    return out
+
+
+async def thread_pusher(session: aiohttp.ClientSession, base: str) -> Transcript:
+    async with session.ws_connect(base.replace("http", "ws") + "/feed") as ws:
+        out: Transcript = [await _receive(ws) for _ in range(101)]
+        await ws.send_str("bye")
+        out.append(await _receive(ws))
+    return out
+
+
+async def asynchronous_page(session: aiohttp.ClientSession, base: str) -> Transcript:
+    return [
+        await _page(session, "GET", base + "/slow"),
+        await _page(session, "GET", base + "/quick"),
+    ]
+
+
+HTML = "text/html; charset=UTF-8"
+
+#: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
+PRE_6_TRANSCRIPTS: dict[str, Transcript] = {
+    "thread_pusher.py": [
+        *(["TEXT", f"item {i}"] for i in range(1, 101)),
+        ["TEXT", "end of feed"],
+        ["close", 4001, "finished"],
+    ],
+    "asynchronous_page.py": [
+        [200, HTML, "started; step 1; step 2; step 3; finished"],
+        [200, HTML, "quick"],
+    ],
+}
+
+# script, its arguments ({port} is a free port), the client script
+PROGRAMS: list[tuple[str, list[str], Driver]] = [
+    ("chat_room.py", ["--port={port}", "--room=test", "--logging=warning"], chat_room),
+    ("ioloop_timers.py", ["{port}"], ioloop_timers),
+    ("worker_progress.py", ["--port={port}", "--logging=error"], worker_progress),
+    ("escape_and_sockets.py", [], escape_and_sockets),
+    ("thread_pusher.py", ["{port}"], thread_pusher),
+    ("asynchronous_page.py", ["{port}"], asynchronous_page),
+]
+
+_tornado_transcripts: dict[str, Transcript] = {}
+
+
+async def _transcript(
+    script: str, args: list[str], drive: Driver, ours: bool, poison: Path
+) -> Any:
+    for attempt in range(3):
+        # A free port can be taken by another process before the program binds it: retry.
+        port = str(_free_port())
+        try:
+            program = await Program.start(
+                script, [arg.replace("{port}", port) for arg in args], ours, poison
+            )
+            break
+        except AssertionError as error:
+            if "Address already in use" not in str(error) or attempt == 2:
+                raise
+    try:
+        async with aiohttp.ClientSession() as session:
+            return await drive(session, f"http://127.0.0.1:{program.port}")
+    finally:
+        await program.stop()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("script", "args", "drive"), PROGRAMS, ids=[p[0] for p in PROGRAMS])
+async def test_legacy_program_runs_unchanged(
+    script: str, args: list[str], drive: Driver, poison: Path
+) -> None:
+    ours = await _transcript(script, args, drive, True, poison)
+    if script in PRE_6_TRANSCRIPTS:
+        expected = PRE_6_TRANSCRIPTS[script]
+    else:
+        if script not in _tornado_transcripts:
+            _tornado_transcripts[script] = await _transcript(script, args, drive, False, poison)
+        expected = _tornado_transcripts[script]
+    assert ours == expected
