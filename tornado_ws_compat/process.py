@@ -19,11 +19,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from subprocess import CalledProcessError
 from types import FrameType
+from typing import Any
 
+from tornado_ws_compat.errors import NotSupportedError
 from tornado_ws_compat.log import gen_log
 
-__all__ = ["cpu_count", "fork_processes", "task_id"]
+__all__ = ["CalledProcessError", "Subprocess", "cpu_count", "fork_processes", "task_id"]
 
 _task_id: int | None = None
 
@@ -143,3 +146,15 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
     # Every child has exited: the parent ends here rather than going on to start a server of
     # its own after the call (Tornado's rule).
     sys.exit(0)
+
+
+class Subprocess:
+    """Not provided: Tornado's wrapper streams the pipes through ``IOStream``, which this engine
+    does not have. Use :func:`asyncio.create_subprocess_exec`; constructing one raises
+    :class:`~tornado_ws_compat.errors.NotSupportedError`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotSupportedError(
+            "tornado.process.Subprocess is not provided by tornado_ws_compat: use "
+            "asyncio.create_subprocess_exec"
+        )
