@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import logging
 import sys
@@ -88,10 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
     args = _parser().parse_args(arguments)
-    # Handler modules the configuration names may be written against Tornado's names.
+    # Handler modules the configuration names may be written against Tornado's names: serve
+    # them from this package for the whole process (called in a process that has imported
+    # real Tornado already, the loader's scoped alias still covers the configuration's imports).
     from tornado_ws_compat.alias import install_tornado_alias
 
-    install_tornado_alias()
+    with contextlib.suppress(RuntimeError):
+        install_tornado_alias()
     try:
         if args.command == "check":
             return _check(args.config)

@@ -75,3 +75,17 @@ async def test_serve_command_loads_tornado_named_classes(project: Project) -> No
                 assert await ws.receive_str(timeout=TIMEOUT) == "pong cli"
     finally:
         await served.stop()
+
+
+def test_check_command_in_a_process_that_imported_real_tornado(project: Project) -> None:
+    """``cli.main`` leaves a process that uses real Tornado as it was, and still loads."""
+    import tornado.web as real_web
+
+    from tornado_ws_compat import cli
+    from tornado_ws_compat.alias import tornado_alias_installed
+
+    project.hooks(TORNADO_STYLE)
+    config = project.write("app.yaml", YAML)
+    assert cli.main(["check", str(config)]) == cli.EXIT_OK
+    assert not tornado_alias_installed()
+    assert sys.modules["tornado.web"] is real_web
