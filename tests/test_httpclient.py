@@ -265,6 +265,28 @@ async def test_tornado_5_callback_form(base: str) -> None:
 
 
 @pytest.mark.asyncio
+async def test_simple_httpclient_names(base: str) -> None:
+    import tornado.simple_httpclient
+
+    from tornado_ws_compat import simple_httpclient
+
+    assert isinstance(
+        simple_httpclient.SimpleAsyncHTTPClient(), tornado_ws_compat.httpclient.AsyncHTTPClient
+    )
+    for name in ("HTTPTimeoutError", "HTTPStreamClosedError"):
+        ours, theirs = (
+            getattr(simple_httpclient, name)("m"),
+            getattr(tornado.simple_httpclient, name)("m"),
+        )
+        assert (ours.code, str(ours)) == (theirs.code, str(theirs))
+        assert isinstance(ours, tornado_ws_compat.httpclient.HTTPClientError)
+    with pytest.raises(simple_httpclient.HTTPTimeoutError):
+        await simple_httpclient.SimpleAsyncHTTPClient().fetch(
+            base + "/never", request_timeout=0.05
+        )
+
+
+@pytest.mark.asyncio
 async def test_one_shared_client_per_loop(base: str) -> None:
     module = tornado_ws_compat.httpclient
     first = module.AsyncHTTPClient()
