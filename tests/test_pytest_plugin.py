@@ -128,6 +128,23 @@ def test_fixtures_in_a_user_run(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=9)
 
 
+def test_without_pytest_asyncio_the_run_still_works(pytester: pytest.Pytester) -> None:
+    """The plugin is loaded by every pytest run of an environment that has the package; one
+    without pytest-asyncio must still run, and the fixtures say what they need."""
+    blocker = pytester.mkpydir("pytest_asyncio")
+    (blocker / "__init__.py").write_text("raise ImportError('not installed')\n")
+    pytester.makepyfile(
+        test_plain="def test_plain():\n    pass\n\ndef test_fixture(tornado_client):\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess(
+        *plugin_args(), "-p", "no:asyncio", "-p", "no:randomly", timeout=120
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*tornado_client fixture (tornado_ws_compat) needs pytest-asyncio*"]
+    )
+
+
 def test_entry_point_of_an_installed_copy(tmp_path: Path) -> None:
     copy = tmp_path / "src"
     copy.mkdir()

@@ -33,9 +33,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import pytest_asyncio
+import pytest
 
 from tornado_ws_compat.server import HTTPServer, listen
+
+try:
+    import pytest_asyncio
+except ImportError:  # the plugin loads in every pytest run: never break one for this
+    pytest_asyncio = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from tornado_ws_compat._engine.testclient import TestClient
@@ -47,7 +52,22 @@ __all__ = ["tornado_client", "tornado_server"]
 SHUTDOWN_TIMEOUT = 5.0
 
 
-@pytest_asyncio.fixture
+def _async_fixture(function: Callable[..., Any]) -> Any:
+    """pytest-asyncio's fixture, or, without it, one that says what is missing."""
+    if pytest_asyncio is not None:
+        return pytest_asyncio.fixture(function)
+
+    def missing() -> None:
+        raise pytest.UsageError(
+            f"the {function.__name__} fixture (tornado_ws_compat) needs pytest-asyncio: "
+            "pip install pytest-asyncio"
+        )
+
+    missing.__name__ = function.__name__
+    return pytest.fixture(missing)
+
+
+@_async_fixture
 async def tornado_server() -> AsyncIterator[Callable[..., Awaitable[HTTPServer]]]:
     """Factory: ``await tornado_server(app, **listen_kwargs)`` -> a started ``HTTPServer``."""
     servers: list[HTTPServer] = []
@@ -64,7 +84,7 @@ async def tornado_server() -> AsyncIterator[Callable[..., Awaitable[HTTPServer]]
         await server.shutdown(SHUTDOWN_TIMEOUT)
 
 
-@pytest_asyncio.fixture
+@_async_fixture
 async def tornado_client(
     tornado_server: Callable[..., Awaitable[HTTPServer]],
 ) -> AsyncIterator[Callable[..., Awaitable[TestClient]]]:
