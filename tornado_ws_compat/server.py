@@ -24,7 +24,14 @@ from tornado_ws_compat.netutil import DEFAULT_BACKLOG, bind_sockets, ssl_options
 if TYPE_CHECKING:
     from tornado_ws_compat.web import Application
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "HTTPServer", "bind_sockets", "listen", "serve"]
+__all__ = [
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "HTTPServer",
+    "bind_sockets",
+    "listen",
+    "mount_in_aiohttp",
+    "serve",
+]
 
 #: Seconds a graceful shutdown waits for WebSockets to finish their closing handshake.
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
@@ -304,3 +311,25 @@ async def serve(
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+def mount_in_aiohttp(
+    aiohttp_app: Any,
+    application: Application | Iterable[Any],
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    **server_options: Any,
+) -> Any:
+    """Serve a Tornado-style ``Application`` (or a list of routes) inside an aiohttp
+    ``web.Application``, beside its own views, on aiohttp's server.
+
+    Only requests that the Application's routes match (path and host) go to the legacy
+    handlers, with their full behaviour (upgrades, hooks, close codes); everything else goes
+    through aiohttp's router. aiohttp views registered for the same paths take precedence.
+    On aiohttp's shutdown the legacy WebSockets are closed with 1001 and their ``on_close``
+    runs, within ``shutdown_timeout``. ``server_options`` are the engine's keywords
+    (``xheaders``, ``max_body_size``, ``max_write_buffer``, ...). Call it before the aiohttp
+    application starts; returns the aiohttp resource registered.
+    """
+    from tornado_ws_compat._engine.mount import mount
+
+    return mount(aiohttp_app, application, shutdown_timeout, **server_options)

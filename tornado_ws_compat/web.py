@@ -1604,14 +1604,18 @@ class Application:
         awaited; never raises because the broker is down."""
         return self.pubsub.publish(channel, message)
 
-    def find_handler(self, request: HTTPServerRequest) -> _Found:
-        """The handler for ``request``: its class, kwargs and decoded URL groups."""
+    def find_route(self, request: HTTPServerRequest) -> _Found | None:
+        """The route that matches ``request`` (host groups, then any host), or None."""
         for condition, routes in self._host_groups:
             if condition(request):
                 found = routes.find(request)
                 if found is not None:
                     return found
-        found = self._wildcard.find(request)
+        return self._wildcard.find(request)
+
+    def find_handler(self, request: HTTPServerRequest) -> _Found:
+        """The handler for ``request``: its class, kwargs and decoded URL groups."""
+        found = self.find_route(request)
         if found is not None:
             return found
         default_class = self.settings.get("default_handler_class")
