@@ -4,7 +4,7 @@
     Runs an unmodified Tornado program, every ``tornado`` import served by this package (see
     :mod:`tornado_ws_compat.launch`). Arguments after SCRIPT or MODULE are the program's.
 
-``serve CONFIG [--port N] [--address A]``
+``serve CONFIG [--port N] [--address A] [--workers N]``
     Loads and checks the whole configuration, then listens. When ready it prints
     ``... listening on http://ADDR:PORT/`` to stdout. stdout is line-buffered, so ``print()``
     in hooks shows at once. SIGTERM or SIGINT shut the server down gracefully (every
@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         "--address", default=None, help="address to bind (default: app.listen.address)"
     )
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes sharing the port (default: app.listen.workers, 1; 0: one per "
+        "core); broadcast across them with app.pubsub: redis://...",
+    )
+    serve.add_argument(
         "--log-level",
         default="INFO",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -99,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args.config)
-        return _serve(args.config, args.port, args.address, args.log_level)
+        return _serve(args.config, args.port, args.address, args.log_level, args.workers)
     except KeyboardInterrupt:  # Ctrl-C while loading, before serve() handles SIGINT
         return 130
 
@@ -123,8 +130,10 @@ def _check(path: str) -> int:
     return EXIT_OK
 
 
-def _serve(path: str, port: int | None, address: str | None, log_level: str) -> int:
-    from tornado_ws_compat import server
+def _serve(
+    path: str, port: int | None, address: str | None, log_level: str, workers: int | None = None
+) -> int:
+    from tornado_ws_compat import netutil, process, server
 
     logging.basicConfig(level=log_level, format=_LOG_FORMAT, stream=sys.stderr)
     if port is not None and not 0 <= port <= 65535:
@@ -136,9 +145,26 @@ def _serve(path: str, port: int | None, address: str | None, log_level: str) -> 
     listen = config.listen
     port = listen.port if port is None else port
     address = listen.address if address is None else address
+    workers = listen.workers if workers is None else workers
+    if workers < 0:
+        print(f"error: --workers must be 0 (one per core) or more, got {workers}", file=sys.stderr)
+        return EXIT_CONFIG
+    sockets = None
+    if workers != 1:
+        # Bound once before the fork: every worker accepts on the same sockets.
+        try:
+            sockets = netutil.bind_sockets(
+                port, address or None, reuse_port=bool(listen.options.get("reuse_port"))
+            )
+        except OSError as exc:
+            print(f"error: cannot listen on {address or '*'}:{port}: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        process.fork_processes(workers)  # the parent stays there, watching the workers
 
     def ready(http_server: server.HTTPServer) -> None:
-        print(f"{config.source}: listening on {http_server.url()}", flush=True)
+        worker = process.task_id()
+        suffix = "" if worker is None else f" (worker {worker})"
+        print(f"{config.source}: listening on {http_server.url()}{suffix}", flush=True)
 
     try:
         _run(
@@ -148,6 +174,7 @@ def _serve(path: str, port: int | None, address: str | None, log_level: str) -> 
                 address,
                 shutdown_timeout=listen.shutdown_timeout,
                 ready=ready,
+                sockets=sockets,
                 **listen.server_kwargs(),
             )
         )

@@ -284,13 +284,21 @@ async def serve(
     *,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ready: Any = None,
+    sockets: list[socket.socket] | None = None,
     **kwargs: Any,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully and return.
 
-    ``ready(server)`` is called once the sockets accept connections.
+    ``ready(server)`` is called once the sockets accept connections. ``sockets``, when given,
+    are already bound (before a fork, say) and served instead of binding ``port``.
     """
-    server = listen(application, port, address, **kwargs)
+    if sockets is None:
+        server = listen(application, port, address, **kwargs)
+    else:
+        for bind_option in ("reuse_port", "backlog", "family", "flags"):
+            kwargs.pop(bind_option, None)
+        server = HTTPServer(application, **kwargs)
+        server.add_sockets(sockets)
     if server.started is not None:
         await server.started
     stop = asyncio.Event()

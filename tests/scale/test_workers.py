@@ -73,14 +73,17 @@ async def launched(args: Sequence[str]) -> AsyncIterator[Launched]:
         stderr=asyncio.subprocess.STDOUT,
         env=child_env(),
         cwd=REPO,
+        start_new_session=True,  # its workers too can be killed as one group
     )
     child = Launched(process)
     try:
         yield child
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # workers left behind by a failure
+        except ProcessLookupError:
+            pass
+        await wait(process.communicate(), START_TIMEOUT)
 
 
 async def workers_started(app: Launched, count: int) -> tuple[dict[int, int], int]:

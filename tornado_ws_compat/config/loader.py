@@ -74,7 +74,7 @@ HANDLERS: dict[str, type[web.RequestHandler]] = {
 }
 
 _TOP_KEYS = ("app", "url")
-_APP_KEYS = ("listen", "settings", "session")
+_APP_KEYS = ("listen", "settings", "session", "pubsub")
 _ROUTE_KEYS = ("pattern", "handler", "kwargs")
 _SESSION_KEYS = ("cookie", "expiry", "store", "path", "max_sessions")
 _WEBSOCKET_KEYS = (*HOOK_VARIABLES, "origins", "auth")
@@ -88,6 +88,7 @@ _LISTEN_TYPES: dict[str, tuple[type, ...]] = {
     "max_header_size": (int,),
     "max_write_buffer": (int,),
     "shutdown_timeout": (int, float),
+    "workers": (int,),
 }
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~]+\Z")
 _SETTING_NAME = re.compile(r"setting '([^']+)'")
@@ -125,6 +126,8 @@ class ListenOptions:
     address: str = ""
     xheaders: bool = True
     shutdown_timeout: float = 10.0
+    #: Worker processes (``process.fork_processes``): 1 serves in this process, 0 one per core.
+    workers: int = 1
     #: Other ``server.listen`` keywords: reuse_port, trusted_downstream, max_* limits.
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -256,6 +259,13 @@ def _parse_config(data: Any, base_dir: str, source: str) -> Config:
     listen = _listen_options(_mapping(app.get("listen", {}), "app.listen", fail), fail)
     session = _session_options(_mapping(app.get("session", {}), "app.session", fail), fail)
     settings = _settings(_mapping(app.get("settings", {}), "app.settings", fail), base_dir, fail)
+    if "pubsub" in app:
+        # ``app.pubsub: redis://...`` is the pubsub_url setting (tornado_ws_compat.pubsub).
+        if not isinstance(app["pubsub"], str):
+            raise fail(f"must be a URL string, got {_describe(app['pubsub'])}", "app.pubsub")
+        if "pubsub_url" in settings:
+            raise fail("given twice: here and as app.settings.pubsub_url", "app.pubsub")
+        settings["pubsub_url"] = app["pubsub"]
     random_secret = not settings.get("cookie_secret")
     if random_secret:
         if session.store == "json":
@@ -348,16 +358,19 @@ def _listen_options(raw: dict[Any, Any], fail: _Fail) -> ListenOptions:
             raise fail(f"must be positive, got {raw[name]}", f"app.listen.{name}")
     if raw.get("shutdown_timeout", 0) < 0:
         raise fail("must not be negative", "app.listen.shutdown_timeout")
+    if raw.get("workers", 1) < 0:
+        raise fail("must be 0 (one per core) or more", "app.listen.workers")
     downstream = raw.get("trusted_downstream", [])
     if not all(isinstance(item, str) for item in downstream):
         raise fail("must be a list of IP addresses", "app.listen.trusted_downstream")
-    own = ("port", "address", "xheaders", "shutdown_timeout")
+    own = ("port", "address", "xheaders", "shutdown_timeout", "workers")
     options = {name: value for name, value in raw.items() if name not in own}
     return ListenOptions(
         port=port,
         address=raw.get("address", ""),
         xheaders=raw.get("xheaders", True),
         shutdown_timeout=float(raw.get("shutdown_timeout", 10.0)),
+        workers=raw.get("workers", 1),
         options=options,
     )
 
