@@ -164,7 +164,9 @@ def _serve(
     def ready(http_server: server.HTTPServer) -> None:
         worker = process.task_id()
         suffix = "" if worker is None else f" (worker {worker})"
-        print(f"{config.source}: listening on {http_server.url()}{suffix}", flush=True)
+        # One write for the whole line: workers share stdout, and their lines must not mix.
+        sys.stdout.write(f"{config.source}: listening on {http_server.url()}{suffix}\n")
+        sys.stdout.flush()
 
     try:
         _run(

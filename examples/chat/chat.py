@@ -14,6 +14,7 @@ then open http://127.0.0.1:8888/ in two browsers (or two tabs) and pick the same
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +69,12 @@ def main() -> None:
         process.fork_processes(opts.workers)
     server = httpserver.HTTPServer(make_app(opts.pubsub))
     server.add_sockets(sockets)
-    print(
+    # One write per line: the workers share stdout.
+    sys.stdout.write(
         f"worker {process.task_id() or 0} (pid {os.getpid()}) listening on "
-        f"http://{opts.address}:{port}/",
-        flush=True,
+        f"http://{opts.address}:{port}/\n"
     )
+    sys.stdout.flush()
     ioloop.IOLoop.current().start()
 
 

@@ -83,7 +83,9 @@ async def launched(args: Sequence[str]) -> AsyncIterator[Launched]:
             os.killpg(process.pid, signal.SIGKILL)  # workers left behind by a failure
         except ProcessLookupError:
             pass
-        await wait(process.communicate(), START_TIMEOUT)
+        out, _ = await wait(process.communicate(), START_TIMEOUT)
+        # Shown by pytest when the test fails: what the program said.
+        print("\n".join(child.lines + out.decode(errors="replace").splitlines()))
 
 
 async def workers_started(app: Launched, count: int) -> tuple[dict[int, int], int]:
