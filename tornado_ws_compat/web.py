@@ -1367,8 +1367,15 @@ class URLSpec:
                 self.regex = re.compile(pattern)
             except re.error as exc:
                 raise ConfigurationError(f"invalid route pattern {pattern!r}: {exc}") from exc
-        else:
+        elif isinstance(pattern, re.Pattern):
             self.regex = pattern
+        else:
+            # Tornado 4.5's (Matcher, target) rules and nested rule lists.
+            raise NotSupportedError(
+                f"route {pattern!r}: rules with tornado.routing matchers are not provided by "
+                "tornado_ws_compat; use path patterns, and add_handlers(host_pattern, ...) "
+                "for hosts"
+            )
         if len(self.regex.groupindex) not in (0, self.regex.groups):
             raise ConfigurationError(
                 "groups in url regexes must either be all named or all positional: "

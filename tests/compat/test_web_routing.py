@@ -274,3 +274,13 @@ async def test_compress_response(setting: str) -> None:
     assert [o["encoding"] for o in observed] == [
         None, None, None, None, "gzip", None, "gzip", None, "gzip", None
     ]  # fmt: skip
+
+
+def test_matcher_rules_are_declined_by_name() -> None:
+    import tornado.routing
+
+    from tornado_ws_compat import web
+    from tornado_ws_compat.errors import NotSupportedError
+
+    with pytest.raises(NotSupportedError, match=r"tornado\.routing matchers"):
+        web.Application([(tornado.routing.HostMatches("example.com"), [])])
