@@ -874,12 +874,13 @@ class RequestHandler(RenderingMixin):
                 key: self.decode_argument(value, name=key)  # type: ignore[arg-type]
                 for key, value in kwargs.items()
             }
-            self._cross_origin_protection()
             if self._stream_request_body:
-                # The body is this handler's to read: no body arguments (Tornado 4.0).
+                # The body is this handler's to read: no body arguments, also for the XSRF
+                # check (Tornado 4.0).
                 request = self.request
                 request.body_arguments = {}
                 request.arguments = {k: list(v) for k, v in request.query_arguments.items()}
+            self._cross_origin_protection()
             result = self.prepare()
             if result is not None:
                 await result
