@@ -195,6 +195,20 @@ async def test_redis_has_one_subscription_per_process_and_drops_it(
             assert (await wait(clients[0].receive())).data == "left True"
             assert redis_server.cli("PUBSUB", "NUMSUB", "shared").split() == ["shared", "0"]
             await clients[0].close()
+            await wait(closed.get())
+            # Closing the last local subscriber unsubscribes on Redis too.
+            again = [await join(session, server, "shared") for _ in range(2)]
+            assert redis_server.cli("PUBSUB", "NUMSUB", "shared").split() == ["shared", "1"]
+            for ws in again:
+                await ws.close()
+                await wait(closed.get())
+            # Commands on the one subscription connection are answered in order: once a
+            # later UNSUBSCRIBE is confirmed, the one sent at the close has been applied.
+            probe = await join(session, server, "probe")
+            await probe.send_str("leave")
+            assert (await wait(probe.receive())).data == "left True"
+            assert redis_server.cli("PUBSUB", "NUMSUB", "shared").split() == ["shared", "0"]
+            await probe.close()
     finally:
         await app.pubsub.close()
 
