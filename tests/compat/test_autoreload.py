@@ -39,14 +39,29 @@ ioloop.IOLoop.current().start()
 
 
 @asynccontextmanager
-async def program(tmp_path: Path, pkg: str, setting: str) -> AsyncIterator[Any]:
+async def program(
+    tmp_path: Path, pkg: str, setting: str, via_run: bool = False
+) -> AsyncIterator[Any]:
+    """The program on ``pkg``; with ``via_run``, ``import tornado`` under
+    ``python -m tornado_ws_compat run`` with the real package made unimportable.
+    """
     (tmp_path / "sibling.py").write_text("VALUE = 1\n")
     (tmp_path / "data.txt").write_text("one\n")
     script = tmp_path / "app.py"
     script.write_text(PROGRAM.format(pkg=pkg, setting=setting))
     env = dict(os.environ)
+    launcher: list[str] = []
+    if via_run:
+        poison = tmp_path / "poison" / "tornado"
+        poison.mkdir(parents=True)
+        (poison / "__init__.py").write_text("raise ImportError('real tornado imported')\n")
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(poison.parent), env.get("PYTHONPATH", "")])
+        )
+        launcher = ["-m", "tornado_ws_compat", "run"]
     child = await asyncio.create_subprocess_exec(
         sys.executable,
+        *launcher,
         str(script),
         "--flag",
         "value with space",
@@ -92,9 +107,9 @@ async def edit_until_output(child: Any, path: Path, text: str) -> str:
     raise AssertionError(f"no restart after editing {path}")
 
 
-async def transcript(tmp_path: Path, pkg: str, setting: str) -> list[str]:
+async def transcript(tmp_path: Path, pkg: str, setting: str, via_run: bool = False) -> list[str]:
     seen: list[str] = []
-    async with program(tmp_path, pkg, setting) as child:
+    async with program(tmp_path, pkg, setting, via_run) as child:
         seen.append(await line(child))
         for path, text in ((tmp_path / "sibling.py", "VALUE = 2\n"), (tmp_path / "data.txt", "2")):
             output = await edit_until_output(child, path, text)
@@ -112,6 +127,9 @@ async def test_restart_on_source_change_as_tornado(tmp_path: Path, setting: str)
     theirs = await transcript(tmp_path / "tornado", "tornado", setting)
     ours = await transcript(tmp_path / "ours", "tornado_ws_compat", setting)
     assert ours == theirs
+    if setting == "autoreload":
+        # The unchanged program under run restarts under run (real Tornado stays out).
+        assert await transcript(tmp_path / "run", "tornado", setting, via_run=True) == theirs
     traceback_setting = "True" if setting == "debug" else "None"
     assert theirs == [
         f"started 1 ['--flag', 'value with space'] {traceback_setting}",
@@ -126,7 +144,7 @@ async def test_restart_on_source_change_as_tornado(tmp_path: Path, setting: str)
 
 @pytest.fixture
 def tmp_path(tmp_path: Path) -> Path:
-    for name in ("tornado", "ours"):
+    for name in ("tornado", "ours", "run"):
         (tmp_path / name).mkdir()
     return tmp_path
 
