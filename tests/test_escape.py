@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import tornado.escape
+from differ import outcome
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tornado_ws_compat.escape as ours
-from tests.differ import outcome
 
 TEXTS = [
     "",

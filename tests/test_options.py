@@ -19,10 +19,10 @@ from unittest import mock
 import pytest
 import tornado.log
 import tornado.options
+from differ import IMPLEMENTATIONS, ROOT, outcome, run_program
 
 import tornado_ws_compat.log
 import tornado_ws_compat.options
-from tests.differ import IMPLEMENTATIONS, ROOT, outcome, run_program
 
 MODULES = {"tornado": tornado.options, "ours": tornado_ws_compat.options}
 LOGS = {"tornado": tornado.log, "ours": tornado_ws_compat.log}

@@ -462,6 +462,12 @@ class IOLoop:
         """Set the executor `run_in_executor` uses for None (Tornado 5.0)."""
         self.asyncio_loop.set_default_executor(executor)
 
+    def _keep(self, future: asyncio.Future[_T]) -> asyncio.Future[_T]:
+        """Hold a strong reference to ``future`` until it is done (asyncio keeps weak ones)."""
+        self._tasks.add(future)
+        future.add_done_callback(self._tasks.discard)
+        return future
+
     def _run_callback(self, callback: Callable[[], object]) -> None:
         # Tornado 6.0: errors are logged, cancellation is not; an awaitable result is run.
         try:
