@@ -6,13 +6,30 @@ implementations agree on a call when their outcomes are equal.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+
+import tornado.concurrent
+import tornado.gen
+import tornado.ioloop
+import tornado.locks
+import tornado.queues
+import tornado.util
+
+import tornado_ws_compat.concurrent
+import tornado_ws_compat.gen
+import tornado_ws_compat.ioloop
+import tornado_ws_compat.locks
+import tornado_ws_compat.queues
+import tornado_ws_compat.util
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,3 +66,68 @@ def run_program(
         timeout=60,
         check=False,
     )
+
+
+#: The async modules of each implementation, by Tornado's names.
+TORNADO = SimpleNamespace(
+    gen=tornado.gen,
+    concurrent=tornado.concurrent,
+    ioloop=tornado.ioloop,
+    util=tornado.util,
+    locks=tornado.locks,
+    queues=tornado.queues,
+)
+OURS = SimpleNamespace(
+    gen=tornado_ws_compat.gen,
+    concurrent=tornado_ws_compat.concurrent,
+    ioloop=tornado_ws_compat.ioloop,
+    util=tornado_ws_compat.util,
+    locks=tornado_ws_compat.locks,
+    queues=tornado_ws_compat.queues,
+)
+#: Deadline for anything a scenario waits for.
+WAIT = 5.0
+
+#: An async scenario: gets the modules of one implementation and a trace list to append to.
+Scenario = Callable[[Any, list[Any]], Awaitable[Any]]
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+async def settle(future: Any) -> Any:
+    """The outcome of a future, bounded in time, as a comparable value."""
+    try:
+        return ("ok", await asyncio.wait_for(asyncio.shield(future), WAIT))
+    except asyncio.CancelledError:
+        return ("cancelled",)
+    except Exception as error:
+        return ("raise", describe(error))
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        self.lines.append(f"{record.name} {record.getMessage()} {exc!r}")
+
+
+async def both(scenario: Scenario) -> list[Any]:
+    """Run ``scenario`` on Tornado, then on this project; their traces must be equal."""
+    traces = []
+    for modules in (TORNADO, OURS):
+        records = Records()
+        logging.getLogger("tornado").addHandler(records)
+        trace: list[Any] = []
+        try:
+            trace.append(("result", await scenario(modules, trace)))
+            await asyncio.sleep(0)  # callbacks scheduled by the last step
+        finally:
+            logging.getLogger("tornado").removeHandler(records)
+        traces.append((trace, records.lines))
+    assert traces[0] == traces[1]
+    return traces[1][0]

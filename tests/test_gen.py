@@ -7,10 +7,8 @@ import asyncio
 import concurrent.futures
 import contextvars
 import datetime
-import logging
 import threading
 import types
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,66 +16,7 @@ import tornado.concurrent
 import tornado.gen
 import tornado.ioloop
 import tornado.util
-
-import tornado_ws_compat.concurrent
-import tornado_ws_compat.gen
-import tornado_ws_compat.ioloop
-import tornado_ws_compat.util
-
-TORNADO = types.SimpleNamespace(
-    gen=tornado.gen, concurrent=tornado.concurrent, ioloop=tornado.ioloop, util=tornado.util
-)
-OURS = types.SimpleNamespace(
-    gen=tornado_ws_compat.gen,
-    concurrent=tornado_ws_compat.concurrent,
-    ioloop=tornado_ws_compat.ioloop,
-    util=tornado_ws_compat.util,
-)
-WAIT = 5.0
-
-Scenario = Callable[[Any, list[Any]], Awaitable[Any]]
-
-
-def describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
-async def settle(future: Any) -> Any:
-    """The outcome of a future, bounded in time, as a comparable value."""
-    try:
-        return ("ok", await asyncio.wait_for(asyncio.shield(future), WAIT))
-    except asyncio.CancelledError:
-        return ("cancelled",)
-    except Exception as error:
-        return ("raise", describe(error))
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        exc = record.exc_info[1] if record.exc_info else None
-        self.lines.append(f"{record.name} {record.getMessage()} {exc!r}")
-
-
-async def both(scenario: Scenario) -> list[Any]:
-    """Run ``scenario`` on Tornado, then on this project; their traces must be equal."""
-    traces = []
-    for modules in (TORNADO, OURS):
-        records = Records()
-        logging.getLogger("tornado").addHandler(records)
-        trace: list[Any] = []
-        try:
-            trace.append(("result", await scenario(modules, trace)))
-            await asyncio.sleep(0)  # callbacks scheduled by the last step
-        finally:
-            logging.getLogger("tornado").removeHandler(records)
-        traces.append((trace, records.lines))
-    assert traces[0] == traces[1]
-    return traces[1][0]
-
+from differ import OURS, WAIT, Scenario, both, describe, settle
 
 # -- coroutine -------------------------------------------------------------------------------
 
