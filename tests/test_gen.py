@@ -495,7 +495,7 @@ def test_run_sync_with_gen_coroutine_on_both_loops() -> None:
 # -- gen.coroutine hooks in handlers, served by both -----------------------------------------
 
 
-def make_app(web: Any, websocket: Any, gen: Any) -> Any:
+def make_app(web: Any, websocket: Any, gen: Any, closed: asyncio.Event) -> Any:
     class Page(web.RequestHandler):
         @gen.coroutine
         def get(self) -> Any:
@@ -520,6 +520,9 @@ def make_app(web: Any, websocket: Any, gen: Any) -> Any:
             # One on_message at a time: the next message waits for this coroutine.
             yield gen.sleep(0.002 if message == "slow" else 0)
             yield self.write_message(message.upper())
+
+        def on_close(self) -> None:
+            closed.set()
 
     return web.Application([("/page", Page), ("/fail", Failing), ("/ws", Upper)])
 
@@ -552,14 +555,20 @@ async def test_gen_coroutine_handlers_match_tornado() -> None:
     from tornado_ws_compat.testing import running
 
     sock, port = tornado.testing.bind_unused_port()
-    server = tornado.httpserver.HTTPServer(make_app(tornado.web, tornado.websocket, tornado.gen))
+    closed = asyncio.Event()
+    app = make_app(tornado.web, tornado.websocket, tornado.gen, closed)
+    server = tornado.httpserver.HTTPServer(app)
     server.add_sockets([sock])
     try:
         theirs = await drive(f"http://127.0.0.1:{port}")
+        # Tornado's WebSocket leaves the HTTP server's books: wait until it is closed.
+        await asyncio.wait_for(closed.wait(), WAIT)
     finally:
         server.stop()
         await server.close_all_connections()
-    async with running(make_app(web, websocket, OURS.gen)) as ours_server:
+    closed = asyncio.Event()
+    async with running(make_app(web, websocket, OURS.gen, closed)) as ours_server:
         ours = await drive(ours_server.url("").rstrip("/"))
+        await asyncio.wait_for(closed.wait(), WAIT)
     assert theirs == ours
     assert ours[2:] == ["opened", "SLOW", "FAST", "LAST"]
