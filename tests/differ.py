@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -113,7 +114,8 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         exc = record.exc_info[1] if record.exc_info else None
-        self.lines.append(f"{record.name} {record.getMessage()} {exc!r}")
+        line = f"{record.name} {record.getMessage()} {exc!r}"
+        self.lines.append(re.sub(r"0x[0-9a-f]+", "ADDR", line))
 
 
 async def both(scenario: Scenario) -> list[Any]:
@@ -129,5 +131,5 @@ async def both(scenario: Scenario) -> list[Any]:
         finally:
             logging.getLogger("tornado").removeHandler(records)
         traces.append((trace, records.lines))
-    assert traces[0] == traces[1]
+    assert traces[0] == traces[1], f"\ntornado: {traces[0]!r}\nours:    {traces[1]!r}"
     return traces[1][0]

@@ -328,8 +328,9 @@ class IOLoop:
     def run_sync(self, func: Callable[[], object], timeout: float | None = None) -> Any:
         """Run the loop until ``func``'s result is ready and return it.
 
-        ``func`` may return an awaitable or a plain value; Tornado 4.3+ raises
-        ``BadYieldError`` for a plain value other than None, we return it. After ``timeout``
+        ``func`` may return an awaitable, a list or dict of them (as `gen.multi`), or a plain
+        value; Tornado 4.3+ raises ``BadYieldError`` for a plain value other than None, we
+        return it. After ``timeout``
         seconds the awaitable is cancelled and TimeoutError raised (Tornado 5.0/6.2).
         """
 
@@ -337,6 +338,14 @@ class IOLoop:
             result = func()
             if isinstance(result, concurrent.futures.Future):
                 result = asyncio.wrap_future(result)
+            elif result is not None and not inspect.isawaitable(result):
+                # Lists, dicts and types registered with gen.convert_yielded, as Tornado.
+                from tornado_ws_compat.gen import BadYieldError, convert_yielded
+
+                try:
+                    result = convert_yielded(result)
+                except BadYieldError:
+                    return result
             if not inspect.isawaitable(result):
                 return result
             if timeout is None:
@@ -477,7 +486,13 @@ class IOLoop:
         except Exception:
             handler = stack_handler.get()
             if handler is None or not handler():
-                app_log.error("Exception in callback %r", callback, exc_info=True)
+                # Tornado always holds callbacks as functools.partial, and logs them so.
+                shown = (
+                    callback
+                    if isinstance(callback, functools.partial)
+                    else functools.partial(callback)
+                )
+                app_log.error("Exception in callback %r", shown, exc_info=True)
             return
         if result is None:
             return
