@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import struct
+import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -467,3 +468,29 @@ async def shut_client(connection: Any) -> None:
 
 def kwargs_callback(connection: Any) -> bool:
     return connection._on_message_callback is not None
+
+
+@asynccontextmanager
+async def python_child(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    merge_stderr: bool = False,
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python ARGS`` with its output piped (stderr into stdout with ``merge_stderr``),
+    killed if still running and reaped on exit.
+    """
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT if merge_stderr else asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    try:
+        yield child
+    finally:
+        if child.returncode is None:
+            child.kill()
+        await child.wait()

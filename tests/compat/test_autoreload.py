@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import python_child
 
 TIMEOUT = 15.0
 
@@ -59,23 +59,9 @@ async def program(
             filter(None, [str(poison.parent), env.get("PYTHONPATH", "")])
         )
         launcher = ["-m", "tornado_ws_compat", "run"]
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *launcher,
-        str(script),
-        "--flag",
-        "value with space",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=str(tmp_path),
-        env=env,
-    )
-    try:
+    args = [*launcher, str(script), "--flag", "value with space"]
+    async with python_child(*args, env=env, cwd=str(tmp_path), merge_stderr=True) as child:
         yield child
-    finally:
-        if child.returncode is None:
-            child.kill()
-        await child.wait()
 
 
 async def line(child: Any, timeout: float = TIMEOUT) -> str:
@@ -154,17 +140,8 @@ async def test_main_reruns_a_failing_script_once_fixed(tmp_path: Path) -> None:
     script = tmp_path / "job.py"
     # An exception (not an exit status) makes the files of its traceback watched.
     script.write_text("print('run 1', flush=True)\nraise RuntimeError('fails')\n")
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tornado_ws_compat.autoreload",
-        "--until-success",
-        str(script),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=dict(os.environ),
-    )
-    try:
+    args = ["-m", "tornado_ws_compat.autoreload", "--until-success", str(script)]
+    async with python_child(*args, merge_stderr=True) as child:
         assert await line(child) == "run 1"
         # The failure is logged with its traceback (on stderr, merged here).
         lines = [await line(child)]
@@ -176,7 +153,3 @@ async def test_main_reruns_a_failing_script_once_fixed(tmp_path: Path) -> None:
         ]
         assert await edit_until_output(child, script, "print('run 2', flush=True)\n") == "run 2"
         assert await asyncio.wait_for(child.wait(), TIMEOUT) == 0  # --until-success
-    finally:
-        if child.returncode is None:
-            child.kill()
-        await child.wait()

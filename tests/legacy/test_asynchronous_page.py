@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from helpers import python_child
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 15.0
@@ -156,26 +154,9 @@ def environment(*first: Path) -> dict[str, str]:
     return env
 
 
-@asynccontextmanager
-async def started(*args: str, env: dict[str, str]) -> AsyncIterator[Any]:
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        yield child
-    finally:
-        if child.returncode is None:
-            child.kill()
-        await child.wait()
-
-
 @pytest.mark.asyncio
 async def test_tornado_6_cannot_run_it(program: Path) -> None:
-    async with started(str(program), env=environment()) as child:
+    async with python_child(str(program), env=environment()) as child:
         _, err = await asyncio.wait_for(child.communicate(), TIMEOUT)
     assert child.returncode == 1
     assert "AttributeError: module 'tornado.web' has no attribute 'asynchronous'" in err.decode()
@@ -184,7 +165,7 @@ async def test_tornado_6_cannot_run_it(program: Path) -> None:
 @pytest.mark.asyncio
 async def test_runs_unchanged_under_run(program: Path) -> None:
     env = environment(program.parent / "poison")
-    async with started("-m", "tornado_ws_compat", "run", str(program), env=env) as child:
+    async with python_child("-m", "tornado_ws_compat", "run", str(program), env=env) as child:
         assert child.stdout is not None
         first = await asyncio.wait_for(child.stdout.readline(), TIMEOUT)
         assert first.startswith(b"listening on "), first
