@@ -6,6 +6,7 @@ and hands it a connection object that implements :class:`RequestConnection`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.cookies
 import ipaddress
@@ -14,15 +15,20 @@ import urllib.parse
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
+from tornado_ws_compat.errors import HTTPError
+
 if TYPE_CHECKING:
     from tornado_ws_compat.lifecycle import WebSocketParams
 
 __all__ = [
     "HTTPHeaders",
     "HTTPServerRequest",
+    "ParseBodyConfig",
+    "ParseUrlEncodedConfig",
     "RequestConnection",
     "WebSocketChannel",
     "parse_cookie",
+    "set_parse_body_config",
 ]
 
 
@@ -141,10 +147,52 @@ def parse_cookie(header: str) -> dict[str, str]:
     return cookies
 
 
-def _parse_qs(query: str) -> dict[str, list[bytes]]:
-    """Parse a query string into ``{name: [raw bytes values]}``, keeping blank values."""
+@dataclasses.dataclass
+class ParseUrlEncodedConfig:
+    """Limits on ``application/x-www-form-urlencoded`` bodies and query strings
+    (``tornado.httputil.ParseUrlEncodedConfig``, Tornado 6.5.8)."""
+
+    #: Most ``name=value`` fields accepted; more is answered with 400. The fields are counted
+    #: (one pass in C) before any is decoded, so a hostile body costs no more than its size.
+    max_arguments: int = 1000
+
+
+@dataclasses.dataclass
+class ParseBodyConfig:
+    """How request bodies are parsed (``tornado.httputil.ParseBodyConfig``, Tornado 6.5.5).
+
+    Only urlencoded forms are parsed here; ``multipart/form-data`` is not (``files`` stays
+    empty), so Tornado's ``multipart`` part of this configuration does not exist.
+    """
+
+    urlencoded: ParseUrlEncodedConfig = dataclasses.field(default_factory=ParseUrlEncodedConfig)
+
+
+_parse_body_config = ParseBodyConfig()
+
+
+def set_parse_body_config(config: ParseBodyConfig) -> None:
+    """Replace the process-wide limits on form parsing (Tornado 6.5.5's global setter)."""
+    global _parse_body_config
+    _parse_body_config = config
+
+
+def _parse_qs(query: str, error: str) -> dict[str, list[bytes]]:
+    """Parse a query string into ``{name: [raw bytes values]}``, keeping blank values.
+
+    More than ``max_arguments`` fields raise ``HTTPError(400)`` with ``error`` in the log
+    message, as Tornado 6.5.8 refuses them.
+    """
     result: dict[str, list[bytes]] = {}
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, encoding="latin1")
+    try:
+        pairs = urllib.parse.parse_qsl(
+            query,
+            keep_blank_values=True,
+            encoding="latin1",
+            max_num_fields=_parse_body_config.urlencoded.max_arguments,
+        )
+    except ValueError as exc:
+        raise HTTPError(400, f"{error}: {exc}") from None
     for name, value in pairs:
         result.setdefault(name, []).append(value.encode("latin1"))
     return result
@@ -251,16 +299,60 @@ class HTTPServerRequest:
         self.host = host or self.headers.get("Host") or "127.0.0.1"
         self.host_name = _split_host_and_port(self.host.lower())[0]
         self.path, _, self.query = uri.partition("?")
-        self.query_arguments = _parse_qs(self.query)
-        self.body_arguments: dict[str, list[bytes]] = {}
+        # Tornado 6.6.1 refuses a query string of more than max_arguments fields outright
+        # (counted as urllib counts them, without parsing); its parsing waits for first use.
+        limit = _parse_body_config.urlencoded.max_arguments
+        if self.query and self.query.count("&") >= limit:
+            raise HTTPError(400, "Invalid query string: Max number of fields exceeded")
+        # Arguments are parsed on first use (get_argument, request.arguments, ...), never for
+        # a WebSocket upgrade or a handler that does not read them: a form body costs nothing
+        # until a handler asks for it.
+        self._query_arguments: dict[str, list[bytes]] | None = None
+        self._body_arguments: dict[str, list[bytes]] | None = None
+        self._arguments: dict[str, list[bytes]] | None = None
         self.files: dict[str, list[Any]] = {}
-        content_type = self.headers.get("Content-Type", "")
-        if body and content_type.startswith("application/x-www-form-urlencoded"):
-            self.body_arguments = _parse_qs(body.decode("latin1"))
-        self.arguments = merged_arguments(self.query_arguments, self.body_arguments)
         self._start_time = time.time()
         self._finish_time: float | None = None
         self._cookies: http.cookies.SimpleCookie | None = None
+
+    @property
+    def query_arguments(self) -> dict[str, list[bytes]]:
+        """The query string's arguments, ``{name: [bytes values]}``, parsed on first use."""
+        if self._query_arguments is None:
+            self._query_arguments = _parse_qs(self.query, "Invalid query string")
+        return self._query_arguments
+
+    @query_arguments.setter
+    def query_arguments(self, value: dict[str, list[bytes]]) -> None:
+        self._query_arguments = value
+
+    @property
+    def body_arguments(self) -> dict[str, list[bytes]]:
+        """A urlencoded form body's arguments, parsed on first use (400 past the limit)."""
+        if self._body_arguments is None:
+            content_type = self.headers.get("Content-Type", "")
+            if self.body and content_type.startswith("application/x-www-form-urlencoded"):
+                # The log message Tornado 6.6.1 writes for the same body.
+                error = "Invalid body: Invalid x-www-form-urlencoded body"
+                self._body_arguments = _parse_qs(self.body.decode("latin1"), error)
+            else:
+                self._body_arguments = {}
+        return self._body_arguments
+
+    @body_arguments.setter
+    def body_arguments(self, value: dict[str, list[bytes]]) -> None:
+        self._body_arguments = value
+
+    @property
+    def arguments(self) -> dict[str, list[bytes]]:
+        """Query and body arguments together, query values first."""
+        if self._arguments is None:
+            self._arguments = merged_arguments(self.query_arguments, self.body_arguments)
+        return self._arguments
+
+    @arguments.setter
+    def arguments(self, value: dict[str, list[bytes]]) -> None:
+        self._arguments = value
 
     def _apply_xheaders(self, trusted_downstream: set[str]) -> None:
         # Same precedence as tornado.httpserver._HTTPRequestContext._apply_xheaders (6.x):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
@@ -26,7 +28,7 @@ from tornado_ws_compat._engine.connection import (
     ServerConnection,
     set_nodelay,
 )
-from tornado_ws_compat.errors import WebSocketClosedError
+from tornado_ws_compat.errors import HTTPError, WebSocketClosedError
 from tornado_ws_compat.extensions import negotiate_deflate
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, headers_from_pairs
 from tornado_ws_compat.ioloop import register_server
@@ -42,10 +44,22 @@ __all__ = ["EngineServer"]
 #: Largest request body read into memory (Tornado's HTTPServer ``max_body_size`` is 100 MiB;
 #: the pages beside a socket need far less).
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
-#: Largest request line plus headers (aiohttp's limits: 8 KiB per line and per field).
-DEFAULT_MAX_HEADER_SIZE = 8190
-#: Seconds a new connection has to send its first complete request line and headers.
+#: Largest request head: request line, header fields and the blank line together
+#: (Tornado's ``max_header_size``, 64 KiB). A longer head closes the connection, as Tornado's.
+DEFAULT_MAX_HEADER_SIZE = 65536
+#: Seconds a connection has to send a complete request head: from accept for the first
+#: request, from its first byte for each later one on a keep-alive connection.
 DEFAULT_REQUEST_HEAD_TIMEOUT = 10.0
+#: Seconds a keep-alive connection may stay idle between requests (Tornado's
+#: ``idle_connection_timeout``; Tornado's default is 3600). 75 s is nginx's ``keepalive_timeout``
+#: and outlasts the 60 s for which proxies keep idle upstream connections (nginx
+#: ``keepalive_timeout`` in an upstream block, AWS ALB), so the proxy closes first and never
+#: reuses a connection this server is closing. Behind a proxy that keeps them longer, raise it.
+DEFAULT_IDLE_CONNECTION_TIMEOUT = 75.0
+#: A deadline that expires while bytes wait unread in the socket (the loop was busy) is judged
+#: again after this delay, once the loop has read them; at most this many times.
+_RECHECK_DELAY = 0.001
+_RECHECKS = 10
 _REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 )
@@ -72,6 +86,32 @@ class _ClosedView:
     def closed(self) -> bool:
         transport = self._request.transport
         return transport is None or transport.is_closing()
+
+
+def _unread_bytes(transport: asyncio.BaseTransport) -> int:
+    """Bytes the kernel holds for this connection that the loop has not read yet."""
+    if sys.platform == "win32" or not transport.is_reading():  # type: ignore[attr-defined]
+        return 0
+    import fcntl
+    import termios
+
+    sock = transport.get_extra_info("socket")
+    try:
+        answer = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (AttributeError, OSError, ValueError):
+        return 0
+    return int.from_bytes(answer, sys.byteorder)
+
+
+def _head_size(message: object) -> int:
+    """The size of a parsed request head as sent without optional whitespace (a lower bound):
+    request line, ``name: value`` lines and the blank line (RFC 9112 sections 2.1, 3, 5)."""
+    if not isinstance(message, RawRequestMessage):
+        return 0
+    size = len(message.method) + len(message.path) + len(" HTTP/1.1\r\n\r\n") + 1
+    for name, value in message.raw_headers:
+        size += len(name) + len(value) + 4
+    return size
 
 
 class _RequestConnection:
@@ -223,8 +263,93 @@ class _RequestConnection:
         set_nodelay(self._request.transport, value)
 
 
+class _HeadLimit:
+    """aiohttp's HTTP parser, with the limits on request heads: ``max_header_size`` bytes and
+    ``request_head_timeout`` seconds. It sees only HTTP bytes: a WebSocket's frames go to
+    the frame parser, so this adds nothing per message.
+    """
+
+    __slots__ = ("_body", "_head_bytes", "_parser", "_protocol")
+
+    def __init__(self, parser: Any, protocol: _Protocol) -> None:
+        self._parser = parser
+        self._protocol = protocol
+        # Bytes of the request head in progress, and the body being received (if any).
+        self._head_bytes = 0
+        self._body: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+    def feed_data(self, data: bytes) -> Any:
+        body = self._body
+        in_body = body is not None and not body.is_eof()
+        protocol = self._protocol
+        engine = protocol._engine
+        try:
+            result = self._parser.feed_data(data)
+        except LineTooLong:
+            # With the default line limit (the head's), a line that long is a head over the
+            # limit: closed without an answer, as Tornado does. A smaller limit set on
+            # purpose keeps aiohttp's 400.
+            if engine.line_size == engine.max_header_size:
+                return self._refuse()
+            engine.head_done(protocol)
+            raise
+        except HttpProcessingError:
+            engine.head_done(protocol)
+            raise
+        messages = result[0]
+        if messages:
+            # Heads completed in this read. Bytes of a next, unfinished head in the same read
+            # are not counted: the cap is exact to within one read.
+            limit = engine.max_header_size
+            if self._head_bytes + len(data) > limit:
+                if any(_head_size(message) > limit for message, _ in messages):
+                    return self._refuse()
+            self._head_bytes = 0
+            self._body = messages[-1][1]
+            engine.head_done(protocol)
+        elif data and not in_body:
+            if not self._head_bytes and protocol not in engine.awaiting_head:
+                engine.expect_request_head(protocol)  # a keep-alive request's first byte
+            self._head_bytes += len(data)
+            if self._head_bytes > engine.max_header_size:
+                return self._refuse()
+        return result
+
+    def _refuse(self) -> tuple[tuple[()], bool, bytes]:
+        # Tornado 6.6.1 closes a connection whose head exceeds max_header_size without an
+        # answer (its iostream's "Unsatisfiable read"); so do we, with one line.
+        protocol = self._protocol
+        transport = protocol.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        limit = protocol._engine.max_header_size
+        gen_log.info("Closing connection from %s: request head larger than %d bytes", peer, limit)
+        protocol._engine.head_done(protocol)
+        protocol.force_close()
+        return (), False, b""
+
+
 class _Protocol(AiohttpProtocol):
-    """aiohttp's per-connection protocol, with Tornado's answer to malformed requests."""
+    """aiohttp's per-connection protocol, with Tornado's answer to malformed requests and the
+    limits on request heads (:class:`_HeadLimit`)."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: EngineServer, manager: _Server, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._engine = engine
+        self._parser = _HeadLimit(self._parser, self)  # type: ignore[assignment]
+
+    def _process_keepalive(self) -> None:
+        # aiohttp's idle timer. After a long stall of the loop a request may wait unread in
+        # the socket: read it first, then judge (issue 10, point 9).
+        transport = self.transport
+        if transport is not None and _unread_bytes(transport):
+            self._keepalive_handle = self._loop.call_later(_RECHECK_DELAY, self._process_keepalive)
+            return
+        super()._process_keepalive()
 
     def handle_error(
         self,
@@ -256,7 +381,7 @@ class _Server(Server):
     """aiohttp's server, told when a connection ends so the handler can be too."""
 
     def __call__(self) -> AiohttpProtocol:
-        return _Protocol(self, loop=self._loop, **self._kwargs)
+        return _Protocol(self.engine, self, loop=self._loop, **self._kwargs)
 
     def __init__(self, engine: EngineServer, **kwargs: Any) -> None:
         super().__init__(engine.handle, request_factory=self._make_limited_request, **kwargs)
@@ -283,11 +408,11 @@ class _Server(Server):
 
     def connection_made(self, handler: AiohttpProtocol, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
-        self.engine.expect_request_head(handler, transport)
+        self.engine.expect_request_head(handler)
 
     def connection_lost(self, handler: AiohttpProtocol, exc: BaseException | None = None) -> None:
         super().connection_lost(handler, exc)
-        self.engine.awaiting_head.pop(handler, None)
+        self.engine.head_done(handler)
         pending = self.engine.pending.pop(handler, None)
         if pending is not None:
             pending.connection_lost()
@@ -306,21 +431,28 @@ class EngineServer:
         xheaders: bool = False,
         trusted_downstream: Iterable[str] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_header_size: int | None = DEFAULT_MAX_HEADER_SIZE,
+        max_header_line_size: int | None = None,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
         request_head_timeout: float = DEFAULT_REQUEST_HEAD_TIMEOUT,
         no_keep_alive: bool = False,
         protocol: str | None = None,
         decompress_request: bool = False,
+        idle_connection_timeout: float | None = DEFAULT_IDLE_CONNECTION_TIMEOUT,
     ) -> None:
         self.application = application
         self.no_keep_alive = no_keep_alive
         self.protocol = protocol
+        # None means the default, as in Tornado's HTTPServer.
+        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
         self.request_head_timeout = request_head_timeout
-        # New connections that have not sent a complete request head yet, with their
-        # deadline, oldest first; one timer sweeps them (no timer per connection).
-        self.awaiting_head: dict[AiohttpProtocol, tuple[float, asyncio.Transport]] = {}
+        # Connections whose request head is incomplete, with their deadline, oldest first;
+        # one timer sweeps them (no timer per connection).
+        self.awaiting_head: dict[AiohttpProtocol, float] = {}
+        # Deadlines that expired while bytes waited unread: judged again once read.
+        self.late_heads: dict[AiohttpProtocol, int] = {}
         self._head_sweep: asyncio.TimerHandle | None = None
+        self._late_sweep: asyncio.TimerHandle | None = None
         self.xheaders = xheaders
         self.trusted_downstream = set(trusted_downstream)
         self.max_body_size = max_body_size
@@ -328,10 +460,15 @@ class EngineServer:
         self.websockets: set[ServerConnection] = set()
         self.pending: dict[AiohttpProtocol, _RequestConnection] = {}
         self.shutting_down = False
+        # aiohttp's parser limits each line; by default to the whole head's size, so that, as
+        # in Tornado, only the total counts (a longer line is answered with a bare 400).
+        line_size = min(max_header_line_size or self.max_header_size, self.max_header_size)
+        self.line_size = line_size
         self._server_options: dict[str, Any] = {
             "access_log": None,
-            "max_line_size": max_header_size,
-            "max_field_size": max_header_size,
+            "keepalive_timeout": idle_connection_timeout or DEFAULT_IDLE_CONNECTION_TIMEOUT,
+            "max_line_size": line_size,
+            "max_field_size": line_size,
             # Tornado's HTTPServer hands gzip bodies over as sent unless decompress_request.
             "auto_decompress": decompress_request,
         }
@@ -357,35 +494,61 @@ class EngineServer:
             )
             self._listeners.append(listener)
 
-    def expect_request_head(self, protocol: AiohttpProtocol, transport: asyncio.Transport) -> None:
-        """Slowloris guard: a new connection must send a complete request head in time."""
+    def expect_request_head(self, protocol: AiohttpProtocol) -> None:
+        """Slowloris guard: start the deadline of a request head (RFC 9110 section 15.5.9)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_head_timeout
-        self.awaiting_head[protocol] = (deadline, transport)
+        self.awaiting_head[protocol] = deadline  # deadlines grow: the dict stays in order
         if self._head_sweep is None:
             self._head_sweep = loop.call_at(deadline, self._sweep_request_heads)
 
     def _sweep_request_heads(self) -> None:
-        """RFC 9110 section 15.5.9: answer 408 to clients too slow to send their request."""
         self._head_sweep = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        for protocol, (deadline, transport) in list(self.awaiting_head.items()):
+        for protocol, deadline in list(self.awaiting_head.items()):
             if deadline > now:
                 self._head_sweep = loop.call_at(deadline, self._sweep_request_heads)
-                return
+                break
             del self.awaiting_head[protocol]
-            if protocol._request_count:
-                continue  # its head was parsed; the handler has just not started yet
-            peer = transport.get_extra_info("peername")
-            gen_log.info("Closing connection from %s: no complete request in time", peer)
-            if not transport.is_closing():
-                transport.write(_REQUEST_TIMEOUT)
-                transport.close()
+            self._judge_head(protocol, 0)
+
+    def _judge_head(self, protocol: AiohttpProtocol, rechecks: int) -> None:
+        """Answer 408 to a connection whose request head is still incomplete; but when bytes
+        wait unread in its socket (the loop was stalled), judge after the loop has read them:
+        what has arrived counts, not the time since accept (issue 10, point 9)."""
+        transport = protocol.transport
+        if transport is None or transport.is_closing():
+            return
+        if protocol._request_in_progress:
+            # A pipelined head waits behind a response in progress (its bytes are bounded by
+            # max_header_size): it gets a new deadline rather than a 408 amid that response.
+            self.expect_request_head(protocol)
+            return
+        if rechecks < _RECHECKS and _unread_bytes(transport):
+            self.late_heads[protocol] = rechecks + 1
+            if self._late_sweep is None:
+                loop = asyncio.get_running_loop()
+                self._late_sweep = loop.call_later(_RECHECK_DELAY, self._sweep_late_heads)
+            return
+        peer = transport.get_extra_info("peername")
+        gen_log.info("Closing connection from %s: no complete request in time", peer)
+        transport.write(_REQUEST_TIMEOUT)
+        protocol.force_close()
+
+    def _sweep_late_heads(self) -> None:
+        self._late_sweep = None
+        late, self.late_heads = self.late_heads, {}
+        for protocol, rechecks in late.items():
+            self._judge_head(protocol, rechecks)
+
+    def head_done(self, protocol: AiohttpProtocol) -> None:
+        """A request head completed (or the connection ended): its deadline no longer runs."""
+        self.awaiting_head.pop(protocol, None)
+        self.late_heads.pop(protocol, None)
 
     async def handle(self, aio_request: BaseRequest) -> web.StreamResponse:
         """aiohttp's request handler: one request, one Tornado-style handler."""
-        self.awaiting_head.pop(aio_request.protocol, None)
         if aio_request.transport is None or aio_request.transport.is_closing():
             # The client left between sending its request and this task starting: no
             # handler runs, so nothing waits for a connection that is gone.
@@ -421,21 +584,28 @@ class EngineServer:
             except web.HTTPException as exc:
                 return exc
         version = aio_request.version
-        request = HTTPServerRequest(
-            method=aio_request.method,
-            uri=aio_request.raw_path,
-            version=f"HTTP/{version.major}.{version.minor}",
-            headers=headers_from_pairs(
-                (name.decode("latin1"), value.decode("latin1"))
-                for name, value in aio_request.raw_headers
-            ),
-            body=body,
-            connection=request_connection,
-            remote_ip=peer[0] if isinstance(peer, tuple) else None,
-            protocol=self.protocol or ("https" if aio_request.secure else "http"),
-            xheaders=self.xheaders,
-            trusted_downstream=self.trusted_downstream,
-        )
+        try:
+            request = HTTPServerRequest(
+                method=aio_request.method,
+                uri=aio_request.raw_path,
+                version=f"HTTP/{version.major}.{version.minor}",
+                headers=headers_from_pairs(
+                    (name.decode("latin1"), value.decode("latin1"))
+                    for name, value in aio_request.raw_headers
+                ),
+                body=body,
+                connection=request_connection,
+                remote_ip=peer[0] if isinstance(peer, tuple) else None,
+                protocol=self.protocol or ("https" if aio_request.secure else "http"),
+                xheaders=self.xheaders,
+                trusted_downstream=self.trusted_downstream,
+            )
+        except HTTPError as exc:
+            # Tornado 6.6.1 refuses such a request before any handler: a bare 400, one line.
+            gen_log.info("Malformed HTTP message from %s: %s", aio_request.remote, exc.log_message)
+            refusal = web.Response(status=400)
+            refusal.force_close()
+            return refusal
         application = self.application
         try:
             handler_class, kwargs, args, path_kwargs = application.find_handler(request)

@@ -86,7 +86,10 @@ _LISTEN_TYPES: dict[str, tuple[type, ...]] = {
     "trusted_downstream": (list,),
     "max_body_size": (int,),
     "max_header_size": (int,),
+    "max_header_line_size": (int,),
     "max_write_buffer": (int,),
+    "idle_connection_timeout": (int, float),
+    "request_head_timeout": (int, float),
     "shutdown_timeout": (int, float),
     "workers": (int,),
 }
@@ -353,7 +356,15 @@ def _listen_options(raw: dict[Any, Any], fail: _Fail) -> ListenOptions:
     port = raw.get("port", DEFAULT_PORT)
     if not 0 <= port <= 65535:
         raise fail(f"must be between 0 and 65535, got {port}", "app.listen.port")
-    for name in ("max_body_size", "max_header_size", "max_write_buffer"):
+    positive = (
+        "max_body_size",
+        "max_header_size",
+        "max_header_line_size",
+        "max_write_buffer",
+        "idle_connection_timeout",
+        "request_head_timeout",
+    )
+    for name in positive:
         if name in raw and raw[name] <= 0:
             raise fail(f"must be positive, got {raw[name]}", f"app.listen.{name}")
     if raw.get("shutdown_timeout", 0) < 0:
