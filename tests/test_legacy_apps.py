@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -132,6 +133,16 @@ async def chat_room(session: aiohttp.ClientSession, base: str) -> Transcript:
     return out
 
 
+async def gen_coroutines(session: aiohttp.ClientSession, base: str) -> Transcript:
+    out: Transcript = [await _page(session, "GET", base + "/sum")]
+    async with session.ws_connect(base.replace("http", "ws") + "/shout") as ws:
+        out.append(await _receive(ws))
+        for word in ("first", "second", "third"):
+            await ws.send_str(word)
+        out += [await _receive(ws) for _ in range(3)]
+    return out
+
+
 async def ioloop_timers(session: aiohttp.ClientSession, base: str) -> Transcript:
     async with session.ws_connect(base.replace("http", "ws") + "/ticks") as ws:
         out: Transcript = [await _receive(ws) for _ in range(6)]
@@ -195,6 +206,7 @@ PRE_6_TRANSCRIPTS: dict[str, Transcript] = {
 # script, its arguments ({port} is a free port), the client script
 PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("chat_room.py", ["--port={port}", "--room=test", "--logging=warning"], chat_room),
+    ("gen_coroutines.py", ["{port}"], gen_coroutines),
     ("ioloop_timers.py", ["{port}"], ioloop_timers),
     ("worker_progress.py", ["--port={port}", "--logging=error"], worker_progress),
     ("escape_and_sockets.py", [], escape_and_sockets),
@@ -239,3 +251,40 @@ async def test_legacy_program_runs_unchanged(
             _tornado_transcripts[script] = await _transcript(script, args, drive, False, poison)
         expected = _tornado_transcripts[script]
     assert ours == expected
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [["pytest", "-q", "-p", "no:cacheprovider", "legacy_test_chat.py"], ["unittest", "-v"]],
+    ids=["pytest", "unittest"],
+)
+def test_legacy_test_module_runs_unchanged(
+    runner: list[str], poison: Path, tmp_path: Path
+) -> None:
+    """The app's own Tornado-style tests pass through ``run -m``, as they do on Tornado."""
+    for name in ("chat_room.py", "legacy_test_chat.py"):
+        (tmp_path / name).write_text((APPS / name).read_text())
+    args = runner if runner[0] == "pytest" else [*runner, "legacy_test_chat"]
+    results = {}
+    for ours in (True, False):
+        env = dict(os.environ)
+        if ours:
+            command = [sys.executable, "-m", "tornado_ws_compat", "run", "-m", *args]
+            env["PYTHONPATH"] = os.pathsep.join([str(poison), str(REPO)])
+        else:
+            command = [sys.executable, "-m", *args]
+            env.pop("PYTHONPATH", None)
+        done = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        results[ours] = done
+        assert done.returncode == 0, done.stdout + done.stderr
+    summary = {ours: _summary(r.stdout + r.stderr) for ours, r in results.items()}
+    assert summary[True] == summary[False]
+    assert summary[True] in ("3 passed", "Ran 3 tests")
+
+
+def _summary(output: str) -> str:
+    found = re.search(r"(\d+ passed|Ran \d+ tests?)", output)
+    assert found, output
+    return found.group(1)
