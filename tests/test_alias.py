@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
 import sys
 
 import pytest
@@ -67,3 +68,29 @@ def test_every_provided_tornado_module_is_reachable_lazily() -> None:
         tornado = importlib.import_module("tornado")
         for name in provided:
             assert getattr(tornado, name) is importlib.import_module(f"tornado.{name}")
+
+
+def test_install_refuses_when_real_tornado_is_imported() -> None:
+    import tornado.web  # noqa: F401  (real Tornado, imported in this test process)
+
+    with pytest.raises(RuntimeError, match=r"must run before Tornado is imported; .*tornado\.web"):
+        tornado_ws_compat.install_tornado_alias()
+    assert not tornado_alias_installed()
+
+
+def test_install_and_uninstall_in_a_fresh_process() -> None:
+    code = (
+        "import sys, tornado_ws_compat as t\n"
+        "t.install_tornado_alias(); t.install_tornado_alias()\n"
+        "import tornado.websocket\n"
+        "assert tornado.websocket is t.websocket\n"
+        "t.uninstall_tornado_alias()\n"
+        "assert 'tornado.websocket' not in sys.modules and 'tornado' not in sys.modules\n"
+        "import tornado\n"
+        "print(tornado.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "tornado\n"  # real Tornado again, once the alias is gone
