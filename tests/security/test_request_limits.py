@@ -236,6 +236,25 @@ async def test_idle_keep_alive_connection_is_closed_as_tornado_does() -> None:
 
 
 @pytest.mark.asyncio
+async def test_slow_body_is_timed_out_as_tornado_does(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="tornado.general")
+    # 10 of the 100 bytes announced, then nothing.
+    slow = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+        + FORM.encode()
+        + b"\r\nContent-Length: 100\r\n\r\na=1&b=2&c="
+    )
+    observed, lines = {}, {}
+    for impl in IMPLEMENTATIONS:
+        async with serving(impl, body_timeout=0.2) as port:
+            caplog.clear()
+            observed[impl] = await observe(port, slow)
+            lines[impl] = [r.getMessage() for r in caplog.records if r.name == "tornado.general"]
+    assert observed == {"tornado": CLOSED, "ours": CLOSED}
+    assert lines["ours"] == lines["tornado"] == ["Timeout reading body from 127.0.0.1"]
+
+
+@pytest.mark.asyncio
 async def test_unfinished_head_after_a_keep_alive_request_gets_408() -> None:
     async with running(make_app(*IMPLEMENTATIONS["ours"]), request_head_timeout=0.2) as server:
         reader, writer = await after_one_request(server.port)

@@ -439,6 +439,7 @@ class EngineServer:
         protocol: str | None = None,
         decompress_request: bool = False,
         idle_connection_timeout: float | None = DEFAULT_IDLE_CONNECTION_TIMEOUT,
+        body_timeout: float | None = None,
     ) -> None:
         self.application = application
         self.no_keep_alive = no_keep_alive
@@ -446,6 +447,8 @@ class EngineServer:
         # None means the default, as in Tornado's HTTPServer.
         self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
         self.request_head_timeout = request_head_timeout
+        # Seconds to receive a request body (Tornado's body_timeout; None: no limit, its default).
+        self.body_timeout = body_timeout
         # Connections whose request head is incomplete, with their deadline, oldest first;
         # one timer sweeps them (no timer per connection).
         self.awaiting_head: dict[AiohttpProtocol, float] = {}
@@ -568,7 +571,12 @@ class EngineServer:
                     raise web.HTTPRequestEntityTooLarge(
                         max_size=self.max_body_size, actual_size=length
                     )
-                body = await aio_request.read()
+                body = await asyncio.wait_for(aio_request.read(), self.body_timeout)
+            except TimeoutError:
+                # Tornado 6.6.1 (http1connection): one INFO line, the connection closed.
+                gen_log.info("Timeout reading body from %s", aio_request.remote)
+                aio_request.protocol.force_close()
+                return web.Response(status=408)  # never sent: the connection is gone
             except web.HTTPRequestEntityTooLarge:
                 too_long = (
                     "Content-Length too long" if length is not None else "chunked body too large"

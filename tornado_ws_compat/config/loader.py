@@ -90,6 +90,7 @@ _LISTEN_TYPES: dict[str, tuple[type, ...]] = {
     "max_write_buffer": (int,),
     "idle_connection_timeout": (int, float),
     "request_head_timeout": (int, float),
+    "body_timeout": (int, float),
     "shutdown_timeout": (int, float),
     "workers": (int,),
 }
@@ -363,6 +364,7 @@ def _listen_options(raw: dict[Any, Any], fail: _Fail) -> ListenOptions:
         "max_write_buffer",
         "idle_connection_timeout",
         "request_head_timeout",
+        "body_timeout",
     )
     for name in positive:
         if name in raw and raw[name] <= 0:
