@@ -24,6 +24,9 @@ def child_env() -> dict[str, str]:
 
 
 async def run_script(impl: str, scenario: str, state: Path) -> tuple[int, list[str]]:
+    """Exit status and output lines. The children print on stdout (one write a line), the
+    parent logs on stderr: apart, so that a child that outlives the parent's last words
+    cannot cut one of its lines."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         str(SCRIPT),
@@ -31,12 +34,12 @@ async def run_script(impl: str, scenario: str, state: Path) -> tuple[int, list[s
         scenario,
         str(state),
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
         env=child_env(),
     )
-    out, _ = await wait(child.communicate(), 30)
+    out, err = await wait(child.communicate(), 30)
     assert child.returncode is not None
-    return child.returncode, out.decode().splitlines()
+    return child.returncode, out.decode().splitlines() + err.decode().splitlines()
 
 
 def normalized(lines: list[str], racy: bool = False) -> list[str]:

@@ -132,6 +132,10 @@ async def test_rooms_are_isolated_and_app_publish_reaches_them(broker_url: str) 
     async with chat(broker_url) as (server, session):
         red = await join(session, server, "red")
         blue = await join(session, server, "blue")
+        # The 101 comes before open() has joined the room: a round trip through the room
+        # shows it has, before anything is published from outside the socket.
+        await red.send_str("joined")
+        assert (await wait(red.receive())).data == "joined"
         async with session.post(server.url("/publish/red"), data="to red") as response:
             assert response.status == 200
         await red.send_str("from red")
