@@ -20,7 +20,7 @@ def free_port() -> int:
 class RedisServer:
     """Start, kill and restart one redis-server; ``url`` stays the same across restarts."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             raise RuntimeError(
@@ -28,7 +28,9 @@ class RedisServer:
             )
         self.executable = executable
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
@@ -81,8 +83,9 @@ class RedisServer:
 
     def cli(self, *args: str) -> str:
         """``redis-cli`` against this server (for PUBSUB NUMSUB and the like)."""
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
         result = subprocess.run(
-            ["redis-cli", "-p", str(self.port), *args],
+            ["redis-cli", "-p", str(self.port), *auth, *args],
             capture_output=True,
             timeout=10,
             check=True,

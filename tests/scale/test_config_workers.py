@@ -39,14 +39,20 @@ url:
 """
 
 
+@pytest.mark.parametrize("where", ["yaml", "flag"])
 @pytest.mark.asyncio
 async def test_serve_workers_broadcast_over_redis(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, where: str
 ) -> None:
     (tmp_path / "hooks.py").write_text(HOOKS)
     config = tmp_path / "rooms.yaml"
-    config.write_text(CONFIG.format(url=redis_server.url))
+    text = CONFIG.format(url=redis_server.url)
+    if where == "flag":  # serve --workers 2 instead of app.listen.workers
+        text = text.replace("    workers: 2\n", "")
+    config.write_text(text)
     args = ["-m", "tornado_ws_compat", "serve", str(config), "--port", "0"]
+    if where == "flag":
+        args += ["--workers", "2"]
     async with launched(args) as served, aiohttp.ClientSession() as session:
         first = await served.line("")
         while "listening on" not in first:

@@ -302,3 +302,30 @@ async def test_slow_subscriber_does_not_hold_back_others(broker_url: str) -> Non
             assert message.data == payload
         await fast.close()
         writer.close()
+
+
+@pytest.mark.asyncio
+async def test_redis_with_a_password_and_the_password_never_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    need_redis_server()
+    secured = RedisServer(password="s3cret-pw")
+    secured.start()
+    app = make_app(secured.url)
+    try:
+        async with running(app) as server, aiohttp.ClientSession() as session:
+            ws = await join(session, server, "private")
+            await ws.send_str("hello")
+            assert (await wait(ws.receive())).data == "hello"
+            assert secured.cli("PUBSUB", "NUMSUB", "private").split() == ["private", "1"]
+            secured.stop()  # an outage: logged with the URL, never with the password
+            # The publish fails on the dead connection (False) and the outage is logged.
+            assert await wait(app.publish("private", "lost")) is False
+            await ws.close()
+    finally:
+        await app.pubsub.close()
+        secured.stop()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "unreachable" in logged
+    assert "s3cret-pw" not in logged
+    assert ":***@127.0.0.1" in logged
