@@ -18,6 +18,7 @@ import socket
 import struct
 import sys
 import zlib
+from time import perf_counter as _clock
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
@@ -69,6 +70,8 @@ _COPY_LIMIT: Final = 4096
 # costing its size plus _FRAME_YIELD_COST (tornado.websocket._YIELD_THRESHOLD).
 _YIELD_THRESHOLD: Final = 256 * 1024
 _FRAME_YIELD_COST: Final = 1024
+# Seconds of hooks' time a batched reply may wait for the hooks after it (see flush_if_late).
+_BATCH_BUDGET: Final = 0.001
 # Messages aiohttp's queue may hold while a coroutine hook runs, before reading pauses.
 _INBOX_LIMIT: Final = 64 * 1024
 #: Bytes a connection may have waiting in its socket buffer before it is dropped: the peer
@@ -135,6 +138,8 @@ class _Inbox(WebSocketDataQueue):
             WebSocketDataQueue.feed_data(self, data, size)
             connection.drain_soon()
             return
+        if connection._batch:
+            connection.flush_if_late()
         connection.work = work
         connection.dispatch(data)
 
@@ -190,19 +195,18 @@ class FrameGuard:
         connection = self._connection
         connection.work = 0  # a new read: the loop has run since the last one
         if skip >= size:
+            # Inside one frame's payload: at most one message ends here, nothing to batch.
             self._skip = skip - size
-            connection.batch_writes()
-            try:
-                return self._reader.feed_data(data)
-            finally:
-                connection.flush_writes()
+            return self._reader.feed_data(data)
         head = self._head
         buf = head + data if head else data
         pos = skip
         end = len(buf)
         error = None
         fragmented = self._fragmented
+        frames = 1 if skip else 0  # frames that end or start in this read
         while end - pos >= 2:
+            frames += 1
             first, second = buf[pos], buf[pos + 1]
             length = second & 0x7F
             if length < 126:
@@ -245,6 +249,8 @@ class FrameGuard:
             self._skip, self._head = pos - end, b""
         else:
             self._skip, self._head = 0, buf[pos:]
+        if frames < 2:
+            return self._reader.feed_data(data)  # one message at most: no batch to make
         connection.batch_writes()
         try:
             return self._reader.feed_data(data)
@@ -283,6 +289,7 @@ class ServerConnection:
     __slots__ = (
         "_batch",
         "_batch_size",
+        "_batch_start",
         "_batch_waiter",
         "_batching",
         "_close_timer",
@@ -356,6 +363,7 @@ class ServerConnection:
         self._batching = False
         self._batch: list[bytes] = []
         self._batch_size = 0
+        self._batch_start = 0.0  # perf_counter() when the batch began (see flush_if_late)
         self._batch_waiter: asyncio.Future[None] | None = None
         self._pending_pong: bytes | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -590,15 +598,28 @@ class ServerConnection:
 
     def batch_writes(self) -> None:
         """Hold frames written from now on until ``flush_writes``: the replies to all the
-        messages of one read go to the socket in one system call instead of one each."""
+        messages of one read go to the socket in one system call instead of one each.
+        FrameGuard asks for it only when a read holds two frames or more."""
         self._batching = True
+        self._batch_start = _clock()
+
+    def flush_if_late(self) -> None:
+        """Between two hooks of one read: send what is held if the hooks since the batch
+        began took longer than ``_BATCH_BUDGET``, so that batching never delays a reply by
+        more than that much of other hooks' time (Tornado writes each reply at once)."""
+        now = _clock()
+        if now - self._batch_start > _BATCH_BUDGET:
+            self._send_batch()
+            self._batch_start = now
 
     def flush_writes(self) -> None:
         """Write the held frames; their futures resolve once the socket buffer is empty."""
         self._batching = False
+        if self._batch:
+            self._send_batch()
+
+    def _send_batch(self) -> None:
         batch = self._batch
-        if not batch:
-            return
         waiter, self._batch_waiter = self._batch_waiter, None
         transport = self._transport
         if transport.is_closing():
