@@ -55,7 +55,11 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 PROFILES = {
     "full": {
         "latency": {"warmup": 1_000, "count": 10_000, "timeout": 60.0},
+        "depth1": {"conns": 64, "inflight": 1, "warmup": 1.0, "duration": 5.0},
+        "depth8": {"conns": 32, "inflight": 8, "warmup": 1.0, "duration": 5.0},
         "throughput": {"conns": 32, "inflight": 64, "warmup": 1.0, "duration": 5.0},
+        "broadcast200": {"subs": 200, "window": 8, "warmup": 1.0, "duration": 4.0},
+        "broadcast1000": {"subs": 1000, "window": 8, "warmup": 1.0, "duration": 4.0},
         "binary": {"size": 1 << 20, "warmup": 3, "duration": 3.0, "max_count": 20_000},
         "handshakes": {"concurrency": 8, "warmup": 0.5, "duration": 3.0, "max_count": 500_000},
         "memory": {"conns": 5_000, "warm_conns": 50, "concurrency": 64, "settle": 1.0},
@@ -63,7 +67,11 @@ PROFILES = {
     },
     "quick": {
         "latency": {"warmup": 100, "count": 1_000, "timeout": 30.0},
+        "depth1": {"conns": 64, "inflight": 1, "warmup": 0.15, "duration": 0.5},
+        "depth8": {"conns": 32, "inflight": 8, "warmup": 0.15, "duration": 0.5},
         "throughput": {"conns": 32, "inflight": 64, "warmup": 0.15, "duration": 0.5},
+        "broadcast200": {"subs": 200, "window": 8, "warmup": 0.2, "duration": 0.8},
+        "broadcast1000": {"subs": 1000, "window": 8, "warmup": 0.2, "duration": 0.8},
         "binary": {"size": 1 << 20, "warmup": 2, "duration": 0.3, "max_count": 5_000},
         "handshakes": {"concurrency": 8, "warmup": 0.1, "duration": 0.5, "max_count": 100_000},
         "memory": {"conns": 2_000, "warm_conns": 50, "concurrency": 64, "settle": 0.3},
@@ -71,7 +79,18 @@ PROFILES = {
     },
 }
 # Memory first: it wants a fresh server process (a warm heap would absorb the new connections).
-WORKLOADS = ("memory", "latency", "throughput", "binary", "handshakes", "deflate")
+WORKLOADS = (
+    "memory",
+    "latency",
+    "depth1",
+    "depth8",
+    "throughput",
+    "broadcast200",
+    "broadcast1000",
+    "binary",
+    "handshakes",
+    "deflate",
+)
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
 
@@ -170,8 +189,12 @@ class WSClient(asyncio.Protocol):
         self.partial: list = []  # first byte of a fragmented message, then its fragments
         self.waiter: asyncio.Future | None = None
         self.error: str | None = None
-        # Fast path for replies that all have one known size: (size, first byte, second byte).
-        self.fixed: tuple[int, int, int] | None = None
+        # Replies that all have one known size and content: (size, expected bytes, period).
+        self.fixed: tuple[int, bytes, int] | None = None
+        self.fixed_pos = 0  # where the next reply starts in the expected bytes
+        # A broadcast subscriber: every byte it receives continues this stream.
+        self.stream: bytes | None = None
+        self.stream_frame = 0
         # Handshake-cycle mode: send this frame once open, close on its reply (no awaits).
         self.cycle_frame = cycle_frame
         self.replies = 0
@@ -217,15 +240,36 @@ class WSClient(asyncio.Protocol):
         buf += data
         n = len(buf)
         fixed = self.fixed
-        if fixed is not None and n >= fixed[0]:
-            # Check only the two header bytes of each whole frame, with C-level slicing.
-            size = fixed[0]
+        if fixed is not None:
+            # Every reply is known in advance: compare every byte of the whole frames that
+            # came with the expected stream (one C-level comparison per read).
+            size, expected, period = fixed
             k = n // size
-            end = k * size
-            if buf[0:end:size].count(fixed[1]) == k and buf[1:end:size].count(fixed[2]) == k:
+            if k:
+                end = k * size
+                pos = self.fixed_pos
+                if buf[:end] != expected[pos : pos + end]:
+                    self._fail("a reply differs from the expected bytes (or one is missing)")
+                    return
+                self.fixed_pos = (pos + end) % period
                 del buf[:end]
                 self.on_data(k, None)
+            return
+        stream = self.stream
+        if stream is not None:
+            # Broadcast subscriber: the bytes must continue the expected stream exactly.
+            pos = self.fixed_pos
+            if buf != stream[pos : pos + n]:
+                self._fail("a broadcast message differs from the expected one (or is missing)")
                 return
+            size = self.stream_frame
+            before = pos // size
+            pos += n
+            self.fixed_pos = pos
+            del buf[:]
+            if pos // size > before:
+                self.on_data(pos // size - before, None)
+            return
         i = 0
         count = 0
         frames = [] if self.collect else None
@@ -600,6 +644,8 @@ async def w_throughput(port: int, server: Server, cfg: dict, deflate: bool = Fal
     if not 1 <= inflight <= n_frames:
         raise BenchError(f"inflight must be 1..{n_frames}")
     burst = b"".join(frames[:inflight])
+    replies = [bytes((0x80 | OP_TEXT, len(PREFIX) + len(m))) + PREFIX + m for m in MESSAGES_64]
+    expected = b"".join(replies) * 2  # a read holds at most `inflight` (<= 64) replies
     received = Counter()
     running = [True]
     protos: list[WSClient] = []
@@ -615,16 +661,17 @@ async def w_throughput(port: int, server: Server, cfg: dict, deflate: bool = Fal
             def on_data(count, _frames, p=p):
                 received.n += count
                 got[p] += count
-                if running[0]:
+                if got[p] > sent[p]:
+                    p._fail(f"{got[p] - sent[p]} replies more than messages sent")
+                elif running[0]:
                     i = sent[p] % n_frames
                     sent[p] += count
                     p.transport.write(ring[i] if count == 1 else b"".join(ring[i : i + count]))
 
             p.collect = False
             p.on_data = on_data
-            if not deflate:  # every reply is one unmasked FIN text frame of known length
-                reply_len = len(PREFIX) + 64
-                p.fixed = (2 + reply_len, 0x80 | OP_TEXT, reply_len)
+            if not deflate:  # every reply is one unmasked FIN text frame, known in advance
+                p.fixed = (len(replies[0]), expected, len(expected) // 2)
         for p in protos:
             p.write(burst)
         await asyncio.sleep(cfg["warmup"])
@@ -636,12 +683,18 @@ async def w_throughput(port: int, server: Server, cfg: dict, deflate: bool = Fal
         deadline = time.monotonic() + 5.0  # let the in-flight replies come home, bounded
         while time.monotonic() < deadline and any(got[p] < sent[p] for p in protos):
             if any(p.lost.done() for p in protos):
-                raise BenchError("a connection closed during the throughput run")
+                first = next((p.error for p in protos if p.error), "")
+                raise BenchError(f"a connection closed during the throughput run {first}")
             await asyncio.sleep(0.01)
         missing = sum(sent[p] - got[p] for p in protos)
+        failed = [p.error for p in protos if p.error]
+        if failed:
+            raise BenchError(f"{len(failed)} connections failed the check, first: {failed[0]}")
         if missing:
             raise BenchError(f"{missing} messages never echoed")
     finally:
+        for p in protos:
+            p.fixed = None  # the close handshake's frames are parsed as usual
         await close_all(protos)
     if not count:
         raise BenchError("no message echoed in the measuring window")
@@ -649,6 +702,89 @@ async def w_throughput(port: int, server: Server, cfg: dict, deflate: bool = Fal
         "msg_per_s": count / win.elapsed,
         "cpu_us_per_msg": win.server_cpu / count * 1e6,
         "messages": count,
+        **win.stats(),
+    }
+
+
+def broadcast_message(seq: int) -> bytes:
+    """Message ``seq`` of the broadcast: 64 bytes of text that name their sequence number."""
+    return (b'{"seq":%08d,"op":"tick","price":101.25,"qty":7}' % seq).ljust(64, b" ")
+
+
+async def w_broadcast(port: int, server: Server, cfg: dict) -> dict:
+    """One publisher on /pub, N subscribers on /sub; the server writes every published
+    message to every subscriber. Each subscriber checks every byte it receives against the
+    expected stream (every message, in order, nothing extra). The publisher keeps ``window``
+    messages in flight: it sends the next one when the deliveries of the one ``window``
+    back are all done. Server CPU per delivery = server CPU / (messages x subscribers)."""
+    n_subs = cfg["subs"]
+    window = cfg["window"]
+    limit = 50_000  # messages prepared; the run stops publishing there (bounded)
+    frame_len = 2 + 64
+    stream = b"".join(bytes((0x81, 64)) + broadcast_message(i) for i in range(limit))
+    pub_frames = [client_frame(OP_TEXT, broadcast_message(i)) for i in range(limit)]
+    delivered = Counter()
+    state = {"sent": 0, "running": True}
+    subs: list[WSClient] = []
+    pub: WSClient | None = None
+    sem = asyncio.Semaphore(64)
+
+    def on_delivery(count, _frames):
+        delivered.n += count
+        sent = state["sent"]
+        while state["running"] and sent < limit and delivered.n >= (sent - window + 1) * n_subs:
+            pub.transport.write(pub_frames[sent])
+            sent += 1
+        state["sent"] = sent
+
+    async def open_sub() -> None:
+        async with sem:
+            p = await connect(port, "/sub")
+            p.collect = False
+            p.stream = stream
+            p.stream_frame = frame_len
+            p.on_data = on_delivery
+            subs.append(p)
+
+    try:
+        await asyncio.gather(*(open_sub() for _ in range(n_subs)))
+        pub = await connect(port, "/pub")
+        await asyncio.sleep(0.2)  # the server registers subscribers after their handshake
+        sent = 0
+        while sent < window:
+            pub.transport.write(pub_frames[sent])
+            sent += 1
+        state["sent"] = sent
+        await asyncio.sleep(cfg["warmup"])
+        start = delivered.n
+        with Window(server) as win:
+            await asyncio.sleep(cfg["duration"])
+            count = delivered.n - start
+        state["running"] = False
+        deadline = time.monotonic() + 10.0  # let every published message reach everyone
+        while time.monotonic() < deadline and delivered.n < state["sent"] * n_subs:
+            if any(p.error for p in subs):
+                break
+            await asyncio.sleep(0.01)
+        failed = [p.error for p in subs if p.error]
+        if failed:
+            raise BenchError(f"{len(failed)} subscribers failed the check, first: {failed[0]}")
+        missing = state["sent"] * n_subs - delivered.n
+        if missing:
+            raise BenchError(f"{missing} deliveries never arrived")
+        if any(p.fixed_pos != state["sent"] * frame_len for p in subs):
+            raise BenchError("a subscriber's stream does not end after the last message")
+    finally:
+        for p in subs:
+            p.stream = None  # the close handshake's frames are parsed as usual
+        await close_all(subs + ([pub] if pub is not None else []), timeout=20.0)
+    if not count:
+        raise BenchError("no message delivered in the measuring window")
+    return {
+        "msg_per_s": count / win.elapsed,
+        "cpu_us_per_delivery": win.server_cpu / count * 1e6,
+        "deliveries": count,
+        "published": state["sent"],
         **win.stats(),
     }
 
@@ -812,7 +948,11 @@ async def run(args: argparse.Namespace) -> dict:
     server = Server(args.pid)
     funcs = {
         "latency": w_latency,
+        "depth1": w_throughput,
+        "depth8": w_throughput,
         "throughput": w_throughput,
+        "broadcast200": w_broadcast,
+        "broadcast1000": w_broadcast,
         "binary": w_binary,
         "handshakes": w_handshakes,
         "memory": w_memory,

@@ -51,20 +51,59 @@ SERVERS = {
         "argv": ["servers/aiohttp_echo.py"],
         "desc": "native aiohttp web + uvloop: receive() loop + send_str, same reply text",
     },
+    "aiohttp-batched": {
+        "argv": ["servers/aiohttp_batched.py"],
+        "desc": "native aiohttp web + uvloop written for speed: the replies to one read in one "
+        "writelines, broadcast framed once and written to each transport",
+    },
+    "websockets": {
+        "argv": ["servers/websockets_echo.py"],
+        "desc": "websockets 17 (asyncio implementation) + uvloop, broadcast() for the broadcast; "
+        "no deflate",
+    },
     "picows": {
         "argv": ["servers/picows_echo.py"],
         "desc": "picows + uvloop (uvloop's own transports), the floor",
     },
 }
 BASELINES = ("tornado-asyncio", "aiohttp")
-WORKLOADS = ("memory", "latency", "throughput", "binary", "handshakes", "deflate")
+WORKLOADS = (
+    "memory",
+    "latency",
+    "depth1",
+    "depth8",
+    "throughput",
+    "broadcast200",
+    "broadcast1000",
+    "binary",
+    "handshakes",
+    "deflate",
+)
 
 # (workload, key, row label, True if higher is better)
 METRICS = [
     ("latency", "p50_us", "(a) latency p50, us", False),
     ("latency", "p99_us", "(a) latency p99, us", False),
-    ("throughput", "msg_per_s", "(b) throughput, msg/s", True),
-    ("throughput", "cpu_us_per_msg", "(b) server CPU, us/msg", False),
+    ("depth1", "cpu_us_per_msg", "(b1) server CPU, us/msg, 64 conns x 1 in flight", False),
+    ("depth8", "cpu_us_per_msg", "(b8) server CPU, us/msg, 32 x 8 in flight", False),
+    ("throughput", "cpu_us_per_msg", "(b) server CPU, us/msg, 32 x 64 in flight", False),
+    ("depth1", "msg_per_s", "(b1) throughput, msg/s, 64 x 1", True),
+    ("depth8", "msg_per_s", "(b8) throughput, msg/s, 32 x 8", True),
+    ("throughput", "msg_per_s", "(b) throughput, msg/s, 32 x 64", True),
+    (
+        "broadcast200",
+        "cpu_us_per_delivery",
+        "(g) broadcast, server CPU, us/delivery, 200 subs",
+        False,
+    ),
+    (
+        "broadcast1000",
+        "cpu_us_per_delivery",
+        "(g) broadcast, server CPU, us/delivery, 1,000 subs",
+        False,
+    ),
+    ("broadcast200", "msg_per_s", "(g) broadcast deliveries/s, 200 subs", True),
+    ("broadcast1000", "msg_per_s", "(g) broadcast deliveries/s, 1,000 subs", True),
     ("binary", "mb_per_s", "(c) 1 MiB binary echo, MB/s", True),
     ("handshakes", "per_s", "(d) handshakes/s", True),
     ("handshakes", "cpu_us_per_hs", "(d) server CPU, us/handshake", False),
@@ -133,7 +172,9 @@ class Pinning:
 def child_env() -> dict[str, str]:
     """The servers import ``tornado_ws_compat`` from this work tree, installed or not."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    peers = BENCH / ".peers"  # peers that are not dependencies (websockets), if installed
+    paths = (str(ROOT), str(peers) if peers.is_dir() else None, env.get("PYTHONPATH"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return env
 
 
@@ -416,7 +457,7 @@ def collect_warnings(results: dict) -> list[str]:
                     continue
                 client = r.get("client_cpu_frac", 0.0)
                 server = r.get("server_cpu_frac", 1.0)
-                if wl in ("throughput", "deflate", "handshakes") and client > 0.9 > server:
+                if wl != "latency" and client > 0.9 > server:
                     out.append(
                         f"{s} run {i} {wl}: client core {client:.0%} busy, server "
                         f"{server:.0%}: client-bound, the rate is a lower bound"

@@ -1,8 +1,10 @@
 """Echo server on native aiohttp + uvloop: the same replies as the seed's EchoWebSocket.
 
 Routes as in ``tornado_echo.py``: ``/ws`` text echo with ``"You said: "`` prepended, ``/bin``
-binary echo, ``/deflate`` the ``/ws`` echo with permessage-deflate allowed. A plain
-``receive()`` loop with ``send_str``/``send_bytes``; no access log.
+binary echo, ``/deflate`` the ``/ws`` echo with permessage-deflate allowed, ``/sub`` and
+``/pub`` the broadcast (``for ws in SUBSCRIBERS: await ws.send_str(data)``). A plain
+``receive()`` loop with ``send_str``/``send_bytes``; no access log. ``aiohttp_batched.py`` is
+the same server written for speed.
 Prints ``READY <port> loop=<module>`` on stdout once listening.
 """
 
@@ -31,11 +33,38 @@ def make_handler(compress, prefix):
     return handler
 
 
+SUBSCRIBERS = set()
+
+
+async def subscriber(request):
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    SUBSCRIBERS.add(ws)
+    try:
+        async for _msg in ws:
+            pass
+    finally:
+        SUBSCRIBERS.discard(ws)
+    return ws
+
+
+async def publisher(request):
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            for client in list(SUBSCRIBERS):
+                await client.send_str(msg.data)
+    return ws
+
+
 async def serve(port):
     app = web.Application()
     app.router.add_get("/ws", make_handler(False, "You said: "))
     app.router.add_get("/bin", make_handler(False, ""))
     app.router.add_get("/deflate", make_handler(True, "You said: "))
+    app.router.add_get("/sub", subscriber)
+    app.router.add_get("/pub", publisher)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -2,7 +2,8 @@
 
 Routes as in ``tornado_echo.py``: ``/ws`` text echo with ``"You said: "`` prepended (bytes in,
 bytes out, no decode), ``/bin`` binary echo. picows has no permessage-deflate, so there is no
-``/deflate`` (404). Prints ``READY <port> loop=<module>`` on stdout once listening.
+``/deflate`` (404). ``/sub`` and ``/pub``: the broadcast, ``transport.send`` per subscriber.
+Prints ``READY <port> loop=<module>`` on stdout once listening.
 """
 
 import argparse
@@ -29,8 +30,39 @@ class Echo(WSListener):
             transport.disconnect()
 
 
+SUBSCRIBERS = set()
+
+
+class Subscriber(WSListener):
+    def on_ws_connected(self, transport: WSTransport):
+        SUBSCRIBERS.add(transport)
+
+    def on_ws_disconnected(self, transport: WSTransport):
+        SUBSCRIBERS.discard(transport)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame):
+        if frame.msg_type is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code(), frame.get_close_message())
+            transport.disconnect()
+
+
+class Publisher(WSListener):
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame):
+        if frame.msg_type is WSMsgType.TEXT:
+            payload = frame.get_payload_as_bytes()
+            for client in SUBSCRIBERS:
+                client.send(WSMsgType.TEXT, payload)
+        elif frame.msg_type is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code(), frame.get_close_message())
+            transport.disconnect()
+
+
 def listener_factory(request):
     path = request.path
+    if path == b"/sub":
+        return Subscriber()
+    if path == b"/pub":
+        return Publisher()
     if path == b"/ws":
         return Echo(PREFIX)
     if path == b"/bin":

@@ -4,7 +4,9 @@
 first line): ``diff bench/servers/tornado_echo.py bench/servers/compat_echo.py``.
 
 Routes: ``/ws`` the seed's class; ``/bin`` a binary echo (``"You said: " + bytes`` fails, so the
-1 MiB workload needs it); ``/deflate`` the seed's class with permessage-deflate enabled.
+1 MiB workload needs it); ``/deflate`` the seed's class with permessage-deflate enabled;
+``/sub`` and ``/pub`` the broadcast: every message a publisher sends is written to every
+subscriber with the idiomatic loop ``for client in SUBSCRIBERS: client.write_message(message)``.
 Prints ``READY <port> loop=<module>`` on stdout once listening, then sends stdout (the seed's
 prints) to /dev/null.
 """
@@ -39,6 +41,26 @@ class DeflateEcho(EchoWebSocket):
         return {}
 
 
+SUBSCRIBERS = set()
+
+
+class Subscriber(websocket.WebSocketHandler):
+    def open(self):
+        SUBSCRIBERS.add(self)
+
+    def on_message(self, message):
+        pass
+
+    def on_close(self):
+        SUBSCRIBERS.discard(self)
+
+
+class Publisher(websocket.WebSocketHandler):
+    def on_message(self, message):
+        for client in SUBSCRIBERS:
+            client.write_message(message)
+
+
 def free_port(host):
     """A port that was free a moment ago (``listen()`` takes a port, not a socket)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -67,7 +89,13 @@ def main():
         asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
     port = args.port or free_port("127.0.0.1")
     app = web.Application(
-        [(r"/ws", EchoWebSocket), (r"/bin", BinaryEcho), (r"/deflate", DeflateEcho)]
+        [
+            (r"/ws", EchoWebSocket),
+            (r"/bin", BinaryEcho),
+            (r"/deflate", DeflateEcho),
+            (r"/sub", Subscriber),
+            (r"/pub", Publisher),
+        ]
     )
     app.listen(port, address="127.0.0.1")
     ioloop.IOLoop.current().add_callback(ready, port)

@@ -114,6 +114,42 @@ def _frame_header(first_byte: int, length: int) -> bytes:
     return _PACK_LONG(first_byte, 127, length)
 
 
+class _SharedFrame:
+    """The frame of the last small ``str``/``bytes`` message written without deflate, so that
+    writing the same object to many sockets builds its frame once (RFC 6455 section 5.2:
+    server frames are not masked, so every receiver gets the same bytes)."""
+
+    __slots__ = ("binary", "frame", "message", "size")
+
+    def __init__(self) -> None:
+        self.message: object = None
+        self.binary = False
+        self.frame = b""
+        self.size = 0
+
+
+class _WriteScope:
+    """While a read with several frames is handled, frames written to *other* connections
+    are held with its replies and sent when they are (see ``batch_writes``)."""
+
+    __slots__ = ("joined", "owner")
+
+    def __init__(self) -> None:
+        self.owner: ServerConnection | None = None
+        self.joined: list[ServerConnection] = []
+
+    def send_joined(self) -> None:
+        joined = self.joined
+        if joined:
+            self.joined = []
+            for connection in joined:
+                connection.flush_writes()
+
+
+_SHARED: Final = _SharedFrame()
+_SCOPE: Final = _WriteScope()
+
+
 class _Inbox(WebSocketDataQueue):
     """aiohttp's message queue, short-circuited: messages go straight to the connection.
 
@@ -138,7 +174,7 @@ class _Inbox(WebSocketDataQueue):
             WebSocketDataQueue.feed_data(self, data, size)
             connection.drain_soon()
             return
-        if connection._batch:
+        if connection._batching:
             connection.flush_if_late()
         connection.work = work
         connection.dispatch(data)
@@ -402,12 +438,24 @@ class ServerConnection:
         """Write one data frame now; the future resolves when the socket buffer is empty."""
         if self.lifecycle.is_closing() or self._transport.is_closing():
             raise WebSocketClosedError()
+        if self._compressor is None:
+            shared = _SHARED
+            if message is shared.message and binary is shared.binary:
+                # The same immutable message as the last write (a broadcast loop): its
+                # frame is already built. Without deflate every socket gets the same bytes.
+                return self._write_framed(shared.frame, shared.size)
         # Tornado: the opcode follows ``binary`` only; str is sent as UTF-8 either way.
         data = message.encode("utf-8") if isinstance(message, str) else message
         first_byte = 0x80 | (_OP_BINARY if binary else _OP_TEXT)
         if self._compressor is not None:
             data = self._compressor.compress(data)
             first_byte |= _RSV1
+        elif len(data) <= _COPY_LIMIT and type(message) in (str, bytes):
+            shared = _SHARED
+            shared.message, shared.binary = message, binary
+            shared.frame = _frame_header(first_byte, len(data)) + data
+            shared.size = len(data)
+            return self._write_framed(shared.frame, shared.size)
         return self._write_frame(first_byte, data)
 
     def write_ping(self, data: bytes) -> None:
@@ -599,9 +647,15 @@ class ServerConnection:
     def batch_writes(self) -> None:
         """Hold frames written from now on until ``flush_writes``: the replies to all the
         messages of one read go to the socket in one system call instead of one each.
-        FrameGuard asks for it only when a read holds two frames or more."""
+        FrameGuard asks for it only when a read holds two frames or more.
+
+        Frames its hooks write to other connections are held too (the scope), and sent
+        when these are: a broadcast of the messages of one read costs each receiver one
+        system call."""
         self._batching = True
         self._batch_start = _clock()
+        if _SCOPE.owner is None:
+            _SCOPE.owner = self
 
     def flush_if_late(self) -> None:
         """Between two hooks of one read: send what is held if the hooks since the batch
@@ -609,7 +663,10 @@ class ServerConnection:
         more than that much of other hooks' time (Tornado writes each reply at once)."""
         now = _clock()
         if now - self._batch_start > _BATCH_BUDGET:
-            self._send_batch()
+            if self._batch:
+                self._send_batch()
+            if _SCOPE.owner is self:
+                _SCOPE.send_joined()
             self._batch_start = now
 
     def flush_writes(self) -> None:
@@ -617,6 +674,9 @@ class ServerConnection:
         self._batching = False
         if self._batch:
             self._send_batch()
+        if _SCOPE.owner is self:
+            _SCOPE.owner = None
+            _SCOPE.send_joined()
 
     def _send_batch(self) -> None:
         batch = self._batch
@@ -644,6 +704,29 @@ class ServerConnection:
         else:
             self._flush_waiter.add_done_callback(lambda done: _copy_outcome(done, waiter))
 
+    def _write_framed(self, frame: bytes, length: int) -> asyncio.Future[None]:
+        """Write a whole small frame (header and payload built already)."""
+        transport = self._transport
+        if transport.get_write_buffer_size() + self._batch_size + length > self._max_write_buffer:
+            return self._write_frame(frame[0], frame[-length:] if length else b"")
+        if not self._batching:
+            if _SCOPE.owner is None:
+                transport.write(frame)
+                return self._written()
+            self._join_scope()
+        self._batch.append(frame)
+        self._batch_size += length
+        waiter = self._batch_waiter
+        if waiter is None:
+            waiter = self._batch_waiter = self._loop.create_future()
+        return waiter
+
+    def _join_scope(self) -> None:
+        """Another connection's read is being handled (e.g. a broadcast from its hook):
+        hold this frame with that read's replies, to be sent when they are."""
+        self._batching = True
+        _SCOPE.joined.append(self)
+
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
         transport = self._transport
         length = len(data)
@@ -655,6 +738,8 @@ class ServerConnection:
             )
             self.abort()
             raise WebSocketClosedError()
+        if not self._batching and _SCOPE.owner is not None:
+            self._join_scope()
         if self._batching:
             batch = self._batch
             if length > _COPY_LIMIT:
@@ -672,7 +757,11 @@ class ServerConnection:
             transport.write(data)
         else:
             transport.write(_frame_header(first_byte, length) + data)
-        if not transport.get_write_buffer_size():
+        return self._written()
+
+    def _written(self) -> asyncio.Future[None]:
+        """The future of a frame just handed to the transport: done if the socket took it."""
+        if not self._transport.get_write_buffer_size():
             flushed = self._flushed
             if flushed is None:
                 flushed = self._flushed = self._loop.create_future()

@@ -1,0 +1,213 @@
+"""Broadcast: one hook writes the same message to many sockets (issue 11).
+
+Two optimisations sit under Tornado's idiomatic ``for client in clients:
+client.write_message(message)``: the frame of a message is built once for every socket
+without deflate (the bytes are the same, RFC 6455 section 5.2), and while a read of several
+frames is handled, what its hooks write to other sockets is sent together with its replies
+(one system call per socket for the read). Neither may be visible: every subscriber gets
+every message, in order, with its own deflate stream; futures resolve when flushed and fail
+on close; a subscriber that does not read stays bounded by the write-buffer limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from helpers import TIMEOUT, aio_ws, build_frame, raw_websocket, wait
+
+from tornado_ws_compat import web
+from tornado_ws_compat.errors import WebSocketClosedError
+from tornado_ws_compat.testing import running
+from tornado_ws_compat.websocket import WebSocketHandler
+
+
+class Room:
+    def __init__(self) -> None:
+        self.subscribers: list[WebSocketHandler] = []
+        self.joined = asyncio.Event()
+        self.expected = 0
+        self.futures: list[asyncio.Future[None]] = []
+        self.outcomes: list[str] = []
+        self.settled = asyncio.Event()
+        self.peaks: list[int] = []
+
+
+class Subscriber(WebSocketHandler):
+    def initialize(self, room: Room) -> None:
+        self.room = room
+
+    def open(self) -> None:
+        self.room.subscribers.append(self)
+        if len(self.room.subscribers) == self.room.expected:
+            self.room.joined.set()
+
+    def on_message(self, message: str | bytes) -> None:
+        pass
+
+    def on_close(self) -> None:
+        self.room.subscribers.remove(self)
+
+
+class DeflateSubscriber(Subscriber):
+    def get_compression_options(self) -> dict[str, Any]:
+        return {}
+
+
+class Publisher(WebSocketHandler):
+    """Each message is broadcast as is; ``"both <x>"`` sends one bytes object as text and
+    then as binary; ``"json"`` a dict. The write futures are kept."""
+
+    def initialize(self, room: Room) -> None:
+        self.room = room
+
+    def on_message(self, message: str | bytes) -> None:
+        if message == "json":
+            for client in self.room.subscribers:
+                self.room.futures.append(client.write_message({"k": [1, 2]}))
+            return
+        if isinstance(message, str) and message.startswith("both "):
+            data = message[5:].encode()
+            for client in self.room.subscribers:
+                self.room.futures.append(client.write_message(data))
+            for client in self.room.subscribers:
+                self.room.futures.append(client.write_message(data, binary=True))
+            return
+        for client in list(self.room.subscribers):
+            try:
+                self.room.futures.append(client.write_message(message))
+            except WebSocketClosedError:
+                pass  # a subscriber that went away (or was dropped for not reading)
+
+
+def app(room: Room, publisher: type[WebSocketHandler] = Publisher) -> web.Application:
+    return web.Application(
+        [
+            (r"/sub", Subscriber, {"room": room}),
+            (r"/deflate", DeflateSubscriber, {"room": room}),
+            (r"/pub", publisher, {"room": room}),
+        ]
+    )
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[tuple[str, Any]]:
+    got = []
+    for _ in range(count):
+        message = await ws.receive(timeout=TIMEOUT)
+        got.append((message.type.name, message.data))
+    return got
+
+
+@pytest.mark.asyncio
+async def test_every_subscriber_gets_every_message_in_order_with_and_without_deflate() -> None:
+    room = Room()
+    room.expected = 6
+    messages = [f"m{i:03d} " + "x" * (i * 37 % 300) for i in range(40)]
+    async with running(app(room), shutdown_timeout=2.0) as server, aiohttp.ClientSession() as s:
+        plain = [await s.ws_connect(server.url("/sub")) for _ in range(3)]
+        compressed = [await s.ws_connect(server.url("/deflate"), compress=15) for _ in range(3)]
+        assert all(ws.compress for ws in compressed)
+        await wait(room.joined.wait())
+        async with raw_websocket(server, "/pub") as pub:
+            # Several messages in one read (the replies batch) and then one per read.
+            pub.writer.write(b"".join(build_frame(0x1, m.encode()) for m in messages[:20]))
+            for m in messages[20:]:
+                pub.writer.write(build_frame(0x1, m.encode()))
+            pub.writer.write(build_frame(0x1, b"both same object"))
+            pub.writer.write(build_frame(0x1, b"json"))
+            expected = [("TEXT", m) for m in messages]
+            expected += [("TEXT", "same object"), ("BINARY", b"same object")]
+            expected += [("TEXT", json.dumps({"k": [1, 2]}))]
+            for ws in plain + compressed:
+                assert await receive(ws, len(expected)) == expected
+            for ws in plain + compressed:
+                await ws.close()
+    futures = room.futures
+    assert len(futures) == 6 * len(expected)
+    await wait(asyncio.gather(*futures))
+
+
+class Fanout(WebSocketHandler):
+    """On ``go``: write to every subscriber and await each future (a writer that respects
+    backpressure); the outcomes are recorded."""
+
+    def initialize(self, room: Room) -> None:
+        self.room = room
+
+    async def on_message(self, message: str | bytes) -> None:
+        futures = [client.write_message(str(message)) for client in self.room.subscribers]
+        for future in futures:
+            try:
+                await future
+                self.room.outcomes.append("flushed")
+            except WebSocketClosedError:
+                self.room.outcomes.append("closed")
+        if len(self.room.outcomes) == 4:
+            self.room.settled.set()
+
+
+@pytest.mark.asyncio
+async def test_futures_resolve_on_flush_and_fail_on_close() -> None:
+    room = Room()
+    room.expected = 2
+    application = web.Application(
+        [(r"/sub", Subscriber, {"room": room}), (r"/pub", Fanout, {"room": room})]
+    )
+    async with (
+        running(application, shutdown_timeout=2.0) as server,
+        aio_ws(server, "/sub") as first,
+        aio_ws(server, "/sub") as second,
+    ):
+        await wait(room.joined.wait())
+        async with raw_websocket(server, "/pub") as pub:
+            pub.writer.write(build_frame(0x1, b"a") + build_frame(0x1, b"b"))
+            assert await receive(first, 2) == [("TEXT", "a"), ("TEXT", "b")]
+            assert await receive(second, 2) == [("TEXT", "a"), ("TEXT", "b")]
+            await wait(room.settled.wait())
+            assert room.outcomes == ["flushed"] * 4
+            # A subscriber gone: writing to it raises at once (Tornado 5.0), nothing hangs.
+            closing = room.subscribers[0]
+            assert closing.ws_connection is not None
+            closing.ws_connection.abort()
+            with pytest.raises(WebSocketClosedError):
+                closing.write_message("late")
+
+
+@pytest.mark.asyncio
+async def test_a_subscriber_that_does_not_read_stays_bounded() -> None:
+    """A subscriber that never reads gets at most the write-buffer limit queued for it; the
+    others get everything in order."""
+    limit = 256 * 1024
+    room = Room()
+    room.expected = 2
+    payload = "y" * 60_000
+    count = 300  # 18 MB: far past the limit and the kernel's socket buffers
+    async with (
+        running(app(room, Watch), shutdown_timeout=2.0, max_write_buffer=limit) as server,
+        raw_websocket(server, "/sub") as stalled,
+        aio_ws(server, "/sub") as reader,
+    ):
+        await wait(room.joined.wait())
+        assert stalled.reader is not None  # never read from: the socket fills up
+        async with aio_ws(server, "/pub") as pub:
+            for i in range(count):  # the reader keeps up: one message at a time
+                await pub.send_str(f"{i:05d}" + payload)
+                assert await receive(reader, 1) == [("TEXT", f"{i:05d}" + payload)]
+    assert room.peaks, "no broadcast saw the stalled subscriber"
+    assert max(room.peaks) <= limit + len(payload) + 16
+
+
+class Watch(Publisher):
+    """Records the bytes waiting for the first subscriber after each broadcast."""
+
+    def on_message(self, message: str | bytes) -> None:
+        super().on_message(message)
+        if self.room.subscribers:
+            connection = self.room.subscribers[0].ws_connection
+            if connection is not None and not connection.is_closing():
+                self.room.peaks.append(
+                    connection._transport.get_write_buffer_size() + connection._batch_size
+                )
