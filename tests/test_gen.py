@@ -392,7 +392,8 @@ async def executors(m: Any, trace: list[Any]) -> Any:
         def blocking(self, value: Any) -> Any:
             return (value, threading.current_thread() is threading.main_thread())
 
-        @m.concurrent.run_on_executor(executor="_other")
+        # Tornado 4's io_loop= keyword is accepted and ignored since Tornado 5.
+        @m.concurrent.run_on_executor(io_loop="io_loop", executor="_other")
         def inline(self, value: Any) -> Any:
             if value is None:
                 raise ValueError("no value")
@@ -572,3 +573,67 @@ async def test_gen_coroutine_handlers_match_tornado() -> None:
         await asyncio.wait_for(closed.wait(), WAIT)
     assert theirs == ours
     assert ours[2:] == ["opened", "SLOW", "FAST", "LAST"]
+
+
+LEGACY_PROGRAM = """
+import tornado.ioloop, tornado.gen, tornado.options, tornado.queues, tornado.locks
+import tornado.concurrent, tornado.escape
+from tornado.options import define, options
+from concurrent.futures import ThreadPoolExecutor
+
+define("count", default=3, type=int, help="items")
+
+
+class Worker(object):
+    executor = ThreadPoolExecutor(1)
+
+    @tornado.concurrent.run_on_executor
+    def square(self, x):
+        return x * x
+
+
+@tornado.gen.coroutine
+def main():
+    queue = tornado.queues.Queue()
+    lock = tornado.locks.Lock()
+    for i in range(options.count):
+        yield queue.put(i)
+    results = []
+    while not queue.empty():
+        item = yield queue.get()
+        with (yield lock.acquire()):
+            results.append((yield Worker().square(item)))
+    try:
+        yield tornado.gen.with_timeout(tornado.ioloop.IOLoop.current().time() + 0.01,
+                                       tornado.gen.sleep(5))
+    except tornado.gen.TimeoutError as error:
+        results.append(str(error))
+    print(tornado.escape.linkify("see www.example.com"), results)
+    raise tornado.gen.Return(len(results))
+
+
+if __name__ == "__main__":
+    tornado.options.parse_command_line()
+    print(tornado.ioloop.IOLoop.current().run_sync(main))
+    Worker.executor.shutdown()
+"""
+
+
+def test_legacy_program_through_run_matches_tornado(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "legacy_gen.py"
+    script.write_text(LEGACY_PROGRAM, encoding="utf-8")
+    commands = [
+        [sys.executable, str(script), "--count=4"],
+        [sys.executable, "-m", "tornado_ws_compat", "run", str(script), "--count=4"],
+    ]
+    outputs = [
+        subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        for command in commands
+    ]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+    assert outputs[0].stdout == outputs[1].stdout
+    assert "[0, 1, 4, 9, 'Timeout']" in outputs[1].stdout
