@@ -10,7 +10,7 @@ import pytest
 from helpers import wait
 
 from .redis_server import RedisServer
-from .test_workers import launched
+from .test_workers import RECEIVE_TIMEOUT, launched
 
 HOOKS = """
 import os
@@ -72,7 +72,7 @@ async def test_serve_workers_broadcast_over_redis(
             await ws.send_str(f"hi {attempt}")
             for other in clients:
                 while True:
-                    message = await wait(other.receive())
+                    message = await wait(other.receive(), RECEIVE_TIMEOUT)
                     assert message.type == aiohttp.WSMsgType.TEXT, message
                     text = message.data
                     if text.endswith(f":hi {attempt}"):

@@ -23,6 +23,8 @@ REPO = HERE.parents[1]
 WORKERS_APP = HERE / "workers_app.py"
 CHAT = REPO / "examples" / "chat" / "chat.py"
 START_TIMEOUT = 30.0
+#: Several processes (workers, Redis) share two cores with the test: be patient.
+RECEIVE_TIMEOUT = 15.0
 
 
 def child_env() -> dict[str, str]:
@@ -140,7 +142,7 @@ async def test_sigterm_to_the_parent_closes_every_socket_with_1001() -> None:
             owners: set[int] = set()
             for _ in range(400):
                 ws = await session.ws_connect(f"http://127.0.0.1:{port}/ws")
-                greeting = await wait(ws.receive_str())
+                greeting = await wait(ws.receive_str(), RECEIVE_TIMEOUT)
                 sockets.append(ws)
                 owners.add(int(greeting.split()[1]))
                 if owners == set(pids.values()) and len(sockets) >= 4:
@@ -169,7 +171,7 @@ async def chat_clients(
         # Learn which worker serves it: it hears its own message back with the worker id.
         await ws.send_str(f"hello {attempt}")
         while True:
-            message = json.loads(await wait(ws.receive_str()))
+            message = json.loads(await wait(ws.receive_str(), RECEIVE_TIMEOUT))
             if message["text"] == f"hello {attempt}":
                 break
         clients.append((ws, message["worker"]))
@@ -185,13 +187,19 @@ async def everyone_hears_everyone(
     # Drain the greetings of the clients that joined later.
     for index, (ws, _) in enumerate(clients):
         for later in range(index + 1, len(clients)):
-            while json.loads(await wait(ws.receive_str()))["text"] != f"hello {later}":
+            while (
+                json.loads(await wait(ws.receive_str(), RECEIVE_TIMEOUT))["text"]
+                != f"hello {later}"
+            ):
                 pass
     for sender, (ws, _) in enumerate(clients):
         for n in range(5):
             await ws.send_str(f"{sender}:{n}")
     for ws, _ in clients:
-        got = [json.loads(await wait(ws.receive_str()))["text"] for _ in range(5 * len(clients))]
+        got = [
+            json.loads(await wait(ws.receive_str(), RECEIVE_TIMEOUT))["text"]
+            for _ in range(5 * len(clients))
+        ]
         for sender in range(len(clients)):
             # One publisher's messages arrive in publish order, wherever its worker is.
             assert [t for t in got if t.split(":")[0] == str(sender)] == [
@@ -210,11 +218,13 @@ async def test_chat_example_on_two_workers_over_redis(redis_server: RedisServer)
         # Rooms are isolated across workers too.
         other = await session.ws_connect(f"http://127.0.0.1:{port}/chat/other")
         await other.send_str("elsewhere")
-        assert json.loads(await wait(other.receive_str()))["text"] == "elsewhere"
+        assert json.loads(await wait(other.receive_str(), RECEIVE_TIMEOUT))["text"] == "elsewhere"
         for ws, _ in clients:
             await ws.send_str("last")
         for ws, _ in clients:
-            texts = [json.loads(await wait(ws.receive_str()))["text"] for _ in clients]
+            texts = [
+                json.loads(await wait(ws.receive_str(), RECEIVE_TIMEOUT))["text"] for _ in clients
+            ]
             assert texts == ["last"] * len(clients)
         for ws, _ in clients:
             await ws.close()
