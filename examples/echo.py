@@ -6,6 +6,7 @@ http://localhost:8888/ : the page's script (the seed's) says "You said: Hello, w
 """
 
 import argparse
+import sys
 
 from tornado_ws_compat import ioloop, web, websocket
 
@@ -57,7 +58,16 @@ def main():
     parser.add_argument("--port", type=int, default=8888, help="0 picks a free port")
     parser.add_argument("--address", default="", help="interface to bind (default: all)")
     args = parser.parse_args()
-    server = make_app().listen(args.port, args.address)
+    # One line and an exit status, not a traceback (as ``python -m tornado_ws_compat serve``):
+    # 2 for a bad argument, 1 when the port cannot be bound (in use, no permission).
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        server = make_app().listen(args.port, args.address)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.address or '*'}:{args.port}: {exc}", file=sys.stderr)
+        sys.exit(1)
     print(f"Echo server listening on http://localhost:{server.port}/", flush=True)
     try:
         ioloop.IOLoop.current().start()

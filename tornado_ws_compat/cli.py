@@ -134,6 +134,7 @@ def _serve(
     path: str, port: int | None, address: str | None, log_level: str, workers: int | None = None
 ) -> int:
     from tornado_ws_compat import netutil, process, server
+    from tornado_ws_compat.config.loader import published_secret_error, shared_store_error
 
     logging.basicConfig(level=log_level, format=_LOG_FORMAT, stream=sys.stderr)
     if port is not None and not 0 <= port <= 65535:
@@ -145,9 +146,22 @@ def _serve(
     listen = config.listen
     port = listen.port if port is None else port
     address = listen.address if address is None else address
+    published = published_secret_error(config.settings.get("cookie_secret"), address)
+    if published is not None:  # --address moved a loopback example onto the network
+        print(
+            f"error: {config.source}: key 'app.settings.cookie_secret': {published}",
+            file=sys.stderr,
+        )
+        config.close()
+        return EXIT_CONFIG
     workers = listen.workers if workers is None else workers
     if workers < 0:
         print(f"error: --workers must be 0 (one per core) or more, got {workers}", file=sys.stderr)
+        return EXIT_CONFIG
+    shared = shared_store_error(config.session.store, workers)
+    if shared is not None:
+        print(f"error: {config.source}: key 'app.session.store': {shared}", file=sys.stderr)
+        config.close()
         return EXIT_CONFIG
     sockets = None
     if workers != 1:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tornado_ws_compat.lifecycle import WebSocketParams
 
 __all__ = [
+    "AddressSet",
     "HTTPHeaders",
     "HTTPServerRequest",
     "ParseBodyConfig",
@@ -204,6 +205,36 @@ def _is_valid_ip(candidate: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class AddressSet:
+    """IP addresses and networks (``10.0.0.0/8``, ``::1``), or ``*`` for every address.
+
+    ``ip in addresses`` is True when ``ip`` is one of them (an IPv4 address seen as IPv6,
+    ``::ffff:127.0.0.1``, matches as IPv4). Raises ValueError for an entry that is neither.
+    """
+
+    __slots__ = ("_any", "_networks")
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        items = [entries] if isinstance(entries, str) else list(entries)
+        self._any = "*" in items
+        self._networks = [
+            ipaddress.ip_network(item.strip(), strict=False) for item in items if item != "*"
+        ]
+
+    def __contains__(self, ip: object) -> bool:
+        if self._any:
+            return True
+        if not isinstance(ip, str):
+            return False
+        try:
+            address = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self._networks)
 
 
 class WebSocketChannel(Protocol):
@@ -429,3 +460,34 @@ def merged_arguments(*sources: Mapping[str, list[bytes]]) -> dict[str, list[byte
         for name, values in source.items():
             merged.setdefault(name, []).extend(values)
     return merged
+
+
+def parse_byte_range(header: str) -> tuple[int | None, int | None] | None:
+    """One ``Range: bytes=...`` spec as slice bounds ``(start, end)``, or None if unusable.
+
+    RFC 9110 section 14.1.2: ``first-last`` is inclusive, so ``end`` is ``last + 1``; a suffix
+    ``-N`` becomes ``(-N, None)`` and ``-0`` ``(None, 0)`` (unsatisfiable). As in Tornado
+    6.6.1, a header with another unit, several ranges or non-numbers is ignored (the whole
+    content is sent, RFC 9110 section 14.2 allows it).
+    """
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes":
+        return None
+    first, _, last = spec.strip().partition("-")
+    try:
+        start = int(first) if first.strip() else None
+        end = int(last) if last.strip() else None
+    except ValueError:
+        return None
+    if end is None:
+        return start, None
+    if start is None:
+        return (-end, None) if end else (None, 0)
+    return start, end + 1
+
+
+def content_range(start: int | None, end: int | None, total: int) -> str:
+    """The ``Content-Range`` value for slice bounds of ``total`` bytes (RFC 9110 14.4)."""
+    first = start or 0
+    last = (end or total) - 1
+    return f"bytes {first}-{last}/{total}"

@@ -25,21 +25,23 @@ import mimetypes
 import os
 import re
 import stat
+import string
 import sys
 import threading
 import time
 import traceback
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from tornado_ws_compat import __version__, escape, ioloop, signing
+from tornado_ws_compat import __version__, escape, httputil, ioloop, signing
 from tornado_ws_compat._rendering import RenderingMixin, TemplateModule, UIModule, ui_registry
 from tornado_ws_compat.errors import (
     ConfigurationError,
     HTTPError,
     NotSupportedError,
+    WebSocketClosedError,
     reason_phrase,
 )
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
@@ -92,6 +94,8 @@ __all__ = [
 _ARG_DEFAULT: Any = object()
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _UNSAFE_HEADER_CHARS = re.compile(r"[\x00-\x1f]")  # header injection (Tornado 3.2+)
+# What RedirectHandler refuses in a target (Tornado 6.6: a 400, not set_header's 500).
+_UNSAFE_LOCATION_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _SERVER_HEADER = f"tornado_ws_compat/{__version__}"
 _REASON_PHRASE = re.compile(r"[\t \x21-\x7e\x80-\xff]+")
 
@@ -1048,15 +1052,16 @@ def asynchronous(method: F) -> F:
     return cast(F, wrapper)
 
 
-_URL_JUNK = "".join(chr(i) for i in range(0x21))
+def _browser_view(url: str) -> str:
+    """``url`` as a browser parses it (WHATWG URL: C0 controls and spaces stripped at both
+    ends, tabs and newlines removed, ``\\`` read as ``/`` in http(s) URLs)."""
+    url = url.strip("".join(chr(code) for code in range(0x21)))
+    return re.sub(r"[\t\n\r]", "", url).replace("\\", "/")
 
 
 def _is_protocol_relative(url: str) -> bool:
-    """True if a browser would read ``url`` as ``//host/...`` (WHATWG URL parsing strips
-    leading controls and spaces, drops tabs and newlines, reads ``\\`` as ``/``).
-    """
-    url = url.strip(_URL_JUNK).replace("\t", "").replace("\n", "").replace("\r", "")
-    return url.replace("\\", "/").startswith("//")
+    """True if a browser reads ``url`` as ``//host/...``: another host, an open redirect."""
+    return _browser_view(url).startswith("//")
 
 
 def _slash_redirect(handler: RequestHandler, uri: str) -> None:
@@ -1159,7 +1164,13 @@ class ErrorHandler(RequestHandler):
 
 
 class RedirectHandler(RequestHandler):
-    """Redirects every GET to ``url`` (``{0}`` style groups are substituted)."""
+    """Redirects every GET to ``url``; ``{0}``/``{name}`` take the route's URL groups.
+
+    Query arguments are appended to the target (Tornado 5.0). As in Tornado 6.6, the scheme
+    and host of the target come from ``url`` alone: a substitution that would change them
+    (``/{0}`` with ``/go//evil.com``, ``%2F%2F`` or a backslash, which browsers read as a
+    slash) answers 400 instead of redirecting to another host.
+    """
 
     def initialize(self, url: str, permanent: bool = True, **kwargs: Any) -> None:
         self._url = url
@@ -1176,119 +1187,346 @@ class RedirectHandler(RequestHandler):
                 ]
             )
             target += ("&" if "?" in target else "?") + query
+        # The literal text before the first substitution fixes the scheme and host.
+        literal, substituted = "", False
+        for text, field, _, _ in string.Formatter().parse(self._url):
+            literal += text
+            if field is not None:
+                substituted = True
+                break
+        try:
+            scheme, netloc = _browser_scheme_and_netloc(literal)
+            same_origin = _browser_scheme_and_netloc(target) == (scheme, netloc)
+            if substituted and scheme in ("http", "https") and not netloc:
+                same_origin = False  # the host would come from the request alone
+        except ValueError:
+            same_origin = False
+        if not same_origin:
+            raise HTTPError(400, "Redirect URL cannot change the scheme or netloc")
+        if _UNSAFE_LOCATION_CHARS.search(target):
+            raise HTTPError(400, "Redirect URL contains invalid characters")
         self.redirect(target, permanent=self._permanent)
 
 
-class StaticFileHandler(RequestHandler):
-    """Serves files below ``path``; traversal outside it answers 403 (Tornado's rules).
+def _browser_scheme_and_netloc(url: str) -> tuple[str, str]:
+    # Browsers skip any number of slashes before the host of an http(s) URL, where
+    # urlsplit (RFC 3986) sees "///host" as an empty host. Raises ValueError when malformed.
+    parts = urllib.parse.urlsplit(re.sub(r"^//+", "//", _browser_view(url)))
+    return parts.scheme.lower(), parts.netloc.lower()
 
-    Supports ``default_filename``, ``Last-Modified``/``If-Modified-Since`` and HEAD.
-    Files are read whole; it is meant for the small pages and scripts beside a socket.
+
+class StaticFileHandler(RequestHandler):
+    """Serves the files below ``path`` (``tornado.web.StaticFileHandler``, 6.6.1's rules).
+
+    - A path that leaves the folder, as written (``../``) or through a symlink whose target
+      is outside ``allowed_symlink_directory`` (default: the folder), answers 403; so do
+      directories (without ``default_filename``) and anything but a regular file.
+    - Files are sent in 64 KiB chunks, each flushed (awaiting the socket) before the next is
+      read: memory per download stays bounded whatever the file size. ``HEAD`` reads nothing.
+    - ``Range: bytes=...`` gives 206 with ``Content-Range``, or 416 when unsatisfiable;
+      ``Accept-Ranges: bytes`` is always sent.
+    - ``Etag`` is the SHA-512 of the content (cached per path until :meth:`reset`);
+      ``If-None-Match`` is checked first, then ``If-Modified-Since`` (a date that does not
+      parse is ignored), either giving 304.
+    - A request with ``?v=`` (a URL from :meth:`make_static_url`) is cached for 10 years.
+
+    Subclasses override the classmethods (``get_absolute_path``, ``get_content``,
+    ``get_content_version``, ``get_version``, ``make_static_url``) and the instance hooks
+    (``validate_absolute_path``, ``parse_url_path``, ``get_cache_time``,
+    ``set_extra_headers``, ``get_content_type``, ``get_modified_time``,
+    ``get_content_size``) with Tornado's signatures.
     """
 
-    def initialize(self, path: str, default_filename: str | None = None, **kwargs: Any) -> None:
-        self.root = os.path.abspath(path)
-        self.default_filename = default_filename
-
-    def head(self, path: str) -> None:
-        self.get(path, include_body=False)
-
-    def get(self, path: str, include_body: bool = True) -> None:
-        absolute = os.path.abspath(os.path.join(self.root, path))
-        root = os.path.join(self.root, "")
-        if not (absolute + os.sep).startswith(root) and absolute != self.root:
-            raise HTTPError(403, "%s is not in root static directory", path)
-        if os.path.isdir(absolute):
-            if self.default_filename is None:
-                raise HTTPError(403, "%s is a directory", path)
-            if not self.request.path.endswith("/"):
-                self.redirect(self.request.path + "/", permanent=True)
-                return
-            absolute = os.path.join(absolute, self.default_filename)
-        if not os.path.isfile(absolute):
-            raise HTTPError(404)
-        modified = int(os.path.getmtime(absolute))
-        self.set_header("Last-Modified", _format_http_date(modified))
-        since = self.request.headers.get("If-Modified-Since")
-        if since:
-            parsed = email.utils.parsedate_to_datetime(since)
-            if parsed is not None and int(parsed.timestamp()) >= modified:
-                self.set_status(304)
-                return
-        # Tornado's StaticFileHandler.get_content_type: the guessed type, no charset.
-        mime, encoding = mimetypes.guess_type(absolute)
-        if encoding == "gzip":
-            mime = "application/gzip"
-        elif encoding is not None:
-            mime = "application/octet-stream"
-        self.set_header("Content-Type", mime or "application/octet-stream")
-        with open(absolute, "rb") as handle:
-            body = handle.read()
-        if include_body:
-            self.write(body)
-        else:
-            self.set_header("Content-Length", len(body))
-
-    def compute_etag(self) -> str | None:
-        return None
-
-    # Versioned URLs (static_url): Tornado 3.1's class methods, cached per absolute path.
-    MAX_CACHED_VERSIONS = 10000
+    #: Seconds a versioned URL may be cached (Tornado: 10 years).
+    CACHE_MAX_AGE = 86400 * 365 * 10
+    #: Files larger than this get no version hash (hashing runs on the loop; Tornado 6.6).
     MAX_VERSION_CONTENT_SIZE = 64 * 1024 * 1024
+    #: Version hashes kept (least recently used dropped first; Tornado 6.6).
+    MAX_CACHED_VERSIONS = 10000
+    #: Bytes read and flushed at a time.
+    CHUNK_SIZE = 64 * 1024
+
     _static_hashes: dict[str, str | None] = {}
     _lock = threading.Lock()
+    #: Folders symlinks may point into (a path or a list); None: the served folder.
+    allowed_symlink_directory: str | list[str] | None = None
+
+    path: str
+    absolute_path: str | None
+    modified: datetime.datetime | None
+
+    def initialize(
+        self,
+        path: str,
+        default_filename: str | None = None,
+        allowed_symlink_directory: str | list[str] | None = None,
+    ) -> None:
+        self.root = path
+        self.default_filename = default_filename
+        self.allowed_symlink_directory = allowed_symlink_directory
 
     @classmethod
     def reset(cls) -> None:
-        """Forget the cached versions (``static_hash_cache=False`` does it per request)."""
+        """Forget the cached version hashes (files changed on disk)."""
         with cls._lock:
             cls._static_hashes = {}
 
+    def head(self, path: str) -> Awaitable[None]:
+        return self.get(path, include_body=False)
+
+    async def get(self, path: str, include_body: bool = True) -> None:
+        self.path = self.parse_url_path(path)
+        absolute = self.get_absolute_path(self.root, self.path)
+        self.absolute_path = self.validate_absolute_path(self.root, absolute)
+        if self.absolute_path is None:
+            return  # validate_absolute_path answered (a redirect)
+        self.modified = self.get_modified_time()
+        self.set_headers()
+        if self.should_return_304():
+            self.set_status(304)
+            return
+        size = self.get_content_size()
+        start: int | None = None
+        end: int | None = None
+        header = self.request.headers.get("Range")
+        # RFC 9110 section 14.2: a Range header that does not parse is ignored.
+        requested = httputil.parse_byte_range(header) if header else None
+        if requested is not None:
+            start, end = requested
+            if start is not None and start < 0:
+                start = max(0, start + size)  # a suffix longer than the file: all of it
+            if (start is not None and (start >= size or (end is not None and start >= end))) or (
+                end == 0
+            ):
+                # RFC 9110 section 15.5.17: nothing of the file is in the range.
+                self.set_status(416)
+                self.set_header("Content-Type", "text/plain")
+                self.set_header("Content-Range", f"bytes */{size}")
+                return
+            if end is not None and end > size:
+                end = size  # a last byte past the end means "to the end"
+            # Only a proper part of the file is a 206 (Tornado: browsers asking for
+            # "bytes=0-" expect a plain 200).
+            if size != (end or size) - (start or 0):
+                self.set_status(206)
+                self.set_header("Content-Range", httputil.content_range(start, end, size))
+        self.set_header("Content-Length", (end or size) - (start or 0))
+        if not include_body:
+            return
+        content = self.get_content(self.absolute_path, start, end)
+        chunks: Iterable[bytes] = [content] if isinstance(content, bytes) else content
+        try:
+            for chunk in chunks:
+                self.write(chunk)
+                await self.flush()  # backpressure: the next chunk is read once this one left
+        except WebSocketClosedError:
+            return  # the client went away mid-download
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    def compute_etag(self) -> str | None:
+        """The version hash of the whole file, quoted (the same for a 206 part)."""
+        assert self.absolute_path is not None
+        version = self._get_cached_version(self.absolute_path)
+        return f'"{version}"' if version else None
+
+    def set_headers(self) -> None:
+        """Set ``Accept-Ranges``, ``Etag``, ``Last-Modified``, ``Content-Type`` and caching."""
+        self.set_header("Accept-Ranges", "bytes")
+        self.set_etag_header()
+        if self.modified is not None:
+            self.set_header("Last-Modified", self.modified)
+        content_type = self.get_content_type()
+        if content_type:
+            self.set_header("Content-Type", content_type)
+        cache_time = self.get_cache_time(self.path, self.modified, content_type)
+        if cache_time > 0:
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=cache_time)
+            self.set_header("Expires", expires)
+            self.set_header("Cache-Control", f"max-age={cache_time}")
+        self.set_extra_headers(self.path)
+
+    def should_return_304(self) -> bool:
+        """RFC 9110 section 13.2.2: ``If-None-Match`` wins over ``If-Modified-Since``."""
+        if self.request.headers.get("If-None-Match"):
+            return self.check_etag_header()
+        since = self.request.headers.get("If-Modified-Since")
+        if since is None or self.modified is None:
+            return False
+        try:
+            parsed = email.utils.parsedate_to_datetime(since)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False  # RFC 9110 section 13.1.3: an invalid date is ignored
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.UTC)
+        modified = self.modified
+        if modified.tzinfo is None:
+            modified = modified.replace(tzinfo=datetime.UTC)
+        return parsed >= modified
+
     @classmethod
     def get_absolute_path(cls, root: str, path: str) -> str:
-        """``path`` below ``root``; 403 if it leads outside (Tornado 6.6)."""
+        """``root/path`` made absolute; 403 if it leaves ``root`` as written (``../``)."""
         absolute = os.path.abspath(os.path.join(root, path))
-        root = os.path.join(os.path.abspath(root), "")
-        if not (absolute + os.sep).startswith(root):
-            raise HTTPError(403, "%s is not in root static directory", path)
+        cls._check_in_root(root, absolute, path)
         return absolute
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        """The file to serve, symlinks resolved; 403/404 errors; None after a redirect.
+
+        A directory with ``default_filename`` set is redirected to its URL with a slash
+        (unless that URL would start with ``//``: 403), then its default file is served.
+        """
+        root = self._check_in_root(root, absolute_path, self.path)
+        allowed = self.allowed_symlink_directory or root
+        allowed_list = [allowed] if isinstance(allowed, str) else list(allowed)
+        # The as-written check above stops "../"; this one, on the resolved path, stops
+        # symlinks. Both are needed: allowed_symlink_directory may be wider than root.
+        absolute_path = self._resolve_in(absolute_path, allowed_list, self.path)
+        if os.path.isdir(absolute_path) and self.default_filename is not None:
+            if not self.request.path.endswith("/"):
+                if _is_protocol_relative(self.request.path):
+                    raise HTTPError(403, "cannot redirect path with two initial slashes")
+                self.redirect(self.request.path + "/", permanent=True)
+                return None
+            absolute_path = self._resolve_in(
+                os.path.join(absolute_path, self.default_filename), allowed_list, self.path
+            )
+        # One stat of the resolved path serves every later header (size, mtime).
+        self._stat_result = self._regular_file_stat(absolute_path, self.path)
+        return absolute_path
+
+    @staticmethod
+    def _check_in_root(root: str, absolute_path: str, path: str) -> str:
+        """``root`` with a trailing separator; 403 unless ``absolute_path`` is inside it."""
+        root = os.path.abspath(root)
+        if not root.endswith(os.sep):
+            root += os.sep  # "/" keeps its single separator
+        if not (absolute_path + os.sep).startswith(root):
+            raise HTTPError(403, "%s is not in root static directory", path)
+        if os.name == "nt" and ":" in absolute_path[len(root) :]:
+            raise HTTPError(403, "%s is not a file", path)  # NTFS alternate data streams
+        return root
+
+    @staticmethod
+    def _resolve_in(absolute_path: str, allowed: list[str], path: str) -> str:
+        """``absolute_path`` with symlinks resolved; 403 unless it lands in ``allowed``."""
+        resolved = os.path.realpath(absolute_path)
+        for directory in allowed:
+            directory = os.path.realpath(directory)
+            if not directory.endswith(os.sep):
+                directory += os.sep
+            if (resolved + os.sep).startswith(directory):
+                return resolved
+        # The same message as for "../", so a client cannot tell the two apart.
+        raise HTTPError(403, "%s is not in root static directory", path)
+
+    @staticmethod
+    def _regular_file_stat(absolute_path: str, path: str) -> os.stat_result:
+        """404 if missing; 403 for anything but a regular file (FIFOs, devices never end)."""
+        try:
+            result = os.stat(absolute_path)
+        except OSError:
+            raise HTTPError(404) from None
+        if not stat.S_ISREG(result.st_mode):
+            raise HTTPError(403, "%s is not a file", path)
+        return result
+
+    @classmethod
+    def get_content(
+        cls, abspath: str, start: int | None = None, end: int | None = None
+    ) -> Iterator[bytes]:
+        """The bytes ``start:end`` of the file, as an iterator of ``CHUNK_SIZE`` chunks."""
+        cls._regular_file_stat(abspath, abspath)
+        return cls._read_chunks(abspath, start, end)
+
+    @classmethod
+    def _read_chunks(cls, abspath: str, start: int | None, end: int | None) -> Iterator[bytes]:
+        with open(abspath, "rb") as handle:
+            if start is not None:
+                handle.seek(start)
+            remaining = None if end is None else end - (start or 0)
+            while remaining is None or remaining > 0:
+                size = cls.CHUNK_SIZE if remaining is None else min(cls.CHUNK_SIZE, remaining)
+                chunk = handle.read(size)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
 
     @classmethod
     def get_content_version(cls, abspath: str) -> str:
-        """The SHA-512 of a regular file's content (ValueError past the size limit)."""
-        try:
-            mode = os.stat(abspath).st_mode
-        except OSError:
-            raise HTTPError(404) from None
-        if not stat.S_ISREG(mode):
-            raise HTTPError(403, "%s is not a file", abspath)
+        """SHA-512 of the file's content; ValueError past ``MAX_VERSION_CONTENT_SIZE``."""
+        content = cls.get_content(abspath)
+        chunks: Iterable[bytes] = [content] if isinstance(content, bytes) else content
         hasher = hashlib.sha512()
         size = 0
-        with open(abspath, "rb") as handle:
-            while chunk := handle.read(64 * 1024):
+        try:
+            for chunk in chunks:
                 size += len(chunk)
                 if size > cls.MAX_VERSION_CONTENT_SIZE:
                     raise ValueError(
-                        "content is larger than MAX_VERSION_CONTENT_SIZE "
+                        f"content is larger than MAX_VERSION_CONTENT_SIZE "
                         f"({cls.MAX_VERSION_CONTENT_SIZE} bytes)"
                     )
                 hasher.update(chunk)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         return hasher.hexdigest()
+
+    def _stat(self) -> os.stat_result:
+        assert self.absolute_path is not None
+        if not hasattr(self, "_stat_result"):  # a validate_absolute_path that did not stat
+            self._stat_result = os.stat(self.absolute_path)
+        return self._stat_result
+
+    def get_content_size(self) -> int:
+        return self._stat().st_size
+
+    def get_modified_time(self) -> datetime.datetime | None:
+        """The file's mtime in whole seconds (HTTP dates have no fractions), aware UTC."""
+        return datetime.datetime.fromtimestamp(int(self._stat().st_mtime), datetime.UTC)
+
+    def get_content_type(self) -> str:
+        """The guessed type without charset; ``application/gzip`` for ``.gz`` (RFC 6713)."""
+        assert self.absolute_path is not None
+        mime, encoding = mimetypes.guess_type(self.absolute_path)
+        if encoding == "gzip":
+            return "application/gzip"
+        if encoding is not None:
+            return "application/octet-stream"
+        return mime or "application/octet-stream"
+
+    def set_extra_headers(self, path: str) -> None:
+        """Override to add headers to every file response."""
+
+    def get_cache_time(self, path: str, modified: datetime.datetime | None, mime_type: str) -> int:
+        """Seconds of ``Cache-Control: max-age``: ``CACHE_MAX_AGE`` for ``?v=`` URLs, else 0."""
+        return self.CACHE_MAX_AGE if "v" in self.request.arguments else 0
 
     @classmethod
     def make_static_url(
         cls, settings: dict[str, Any], path: str, include_version: bool = True
     ) -> str:
-        """``static_url_prefix + path``, with ``?v=<version>`` when a version is known."""
+        """``static_url_prefix`` + ``path``, with ``?v=<hash>`` when a version is known."""
         url = str(settings.get("static_url_prefix", "/static/")) + path
         if not include_version:
             return url
         version = cls.get_version(settings, path)
         return f"{url}?v={version}" if version else url
 
+    def parse_url_path(self, url_path: str) -> str:
+        """The URL path (prefix removed) as a path relative to the root."""
+        return url_path.replace("/", os.sep) if os.sep != "/" else url_path
+
     @classmethod
     def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
-        """The version of ``path`` under ``static_path`` (None if it cannot be read)."""
+        """The version of ``path`` under ``settings['static_path']`` (cached), or None."""
         return cls._get_cached_version(cls.get_absolute_path(settings["static_path"], path))
 
     @classmethod
@@ -1296,7 +1534,7 @@ class StaticFileHandler(RequestHandler):
         with cls._lock:
             hashes = cls._static_hashes
             if abs_path in hashes:
-                version = hashes[abs_path] = hashes.pop(abs_path)  # most recently used
+                version = hashes[abs_path] = hashes.pop(abs_path)  # now most recently used
             else:
                 try:
                     version = cls.get_content_version(abs_path)

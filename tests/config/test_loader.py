@@ -85,6 +85,7 @@ def test_full_configuration_model(project: Project) -> None:
         "reuse_port": False,
         "trusted_downstream": ["10.0.0.1"],
         "max_write_buffer": 65536,
+        "forwarded_allow_ips": ["127.0.0.1", "::1"],  # the default: loopback proxies only
     }
     settings = config.application.settings
     assert settings["cookie_secret"] == "s3cret"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from helpers import settle
 
 from tornado_ws_compat import signing
 from tornado_ws_compat.config import JSONStore, MemoryStore, Session
@@ -93,19 +94,24 @@ def test_json_store_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "sessions.json"
     now = [1000.0]
     store = JSONStore(str(path), expiry_days=1, clock=lambda: now[0])
-    store.close()
+    store.flush()
     assert not path.exists()  # nothing written while there is nothing to keep
     store.put("a" * 32, {"user": {"id": "x"}})
     store.put("b" * 32, {"n": 2})
-    store.save("a" * 32)
+    store.save("a" * 32)  # no loop runs here: only marked dirty
+    assert not path.exists()
+    store.close()
     assert sorted(json.loads(path.read_text())["sessions"]) == ["a" * 32, "b" * 32]
-    assert [p.name for p in tmp_path.iterdir()] == ["sessions.json"]  # no temporary left
+    # No temporary left; the lock file stays (it holds the pid of the last server).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sessions.json", "sessions.json.lock"]
     now[0] += 3600
     again = JSONStore(str(path), expiry_days=1, clock=lambda: now[0])
     assert again.get("a" * 32) == {"user": {"id": "x"}}
+    again.close()
     now[0] += 86400
     expired = JSONStore(str(path), expiry_days=1, clock=lambda: now[0])
     assert expired.get("a" * 32) is None
+    expired.close()
 
 
 def test_json_store_skips_unserializable_sessions(
@@ -262,7 +268,7 @@ async def test_json_store_is_written_when_a_connection_closes(project: Project, 
         f"""
         app:
           settings: {{cookie_secret: x}}
-          session: {{store: json, path: data/sessions.json}}
+          session: {{store: json, path: data/sessions.json, flush_interval: 0}}
         url:
           chat:
             pattern: /chat
@@ -277,6 +283,7 @@ async def test_json_store_is_written_when_a_connection_closes(project: Project, 
         sid = signing.decode_signed_value("x", "sid", answer.cookies()["sid"].value)
         assert sid is not None
         await project.record.wait("closed")
+        await settle()  # the write is scheduled flush_interval (0 s) after the close
         # Written when that connection ended (after the hook, awaited or not), not at shutdown.
         saved = json.loads((project.root / "data" / "sessions.json").read_text())
         expected = "async" if hook == "on_close_async" else "sync"

@@ -30,7 +30,12 @@ from tornado_ws_compat._engine.connection import (
 )
 from tornado_ws_compat.errors import HTTPError, WebSocketClosedError
 from tornado_ws_compat.extensions import negotiate_deflate
-from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, headers_from_pairs
+from tornado_ws_compat.httputil import (
+    AddressSet,
+    HTTPHeaders,
+    HTTPServerRequest,
+    headers_from_pairs,
+)
 from tornado_ws_compat.ioloop import register_server
 from tornado_ws_compat.log import app_log, gen_log
 from tornado_ws_compat.websocket import WebSocketHandler
@@ -430,6 +435,7 @@ class EngineServer:
         *,
         xheaders: bool = False,
         trusted_downstream: Iterable[str] = (),
+        forwarded_allow_ips: Iterable[str] | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         max_header_size: int | None = DEFAULT_MAX_HEADER_SIZE,
         max_header_line_size: int | None = None,
@@ -458,6 +464,12 @@ class EngineServer:
         self._late_sweep: asyncio.TimerHandle | None = None
         self.xheaders = xheaders
         self.trusted_downstream = set(trusted_downstream)
+        # With xheaders, whose X-Real-Ip/X-Forwarded-For/X-Scheme are believed: None is
+        # Tornado's rule (every peer's); a list keeps them to the proxies it names (as
+        # uvicorn's forwarded_allow_ips), so a direct client cannot fake its IP or https.
+        self.forwarded_allow = (
+            None if forwarded_allow_ips is None else AddressSet(forwarded_allow_ips)
+        )
         self.max_body_size = max_body_size
         self.max_write_buffer = max_write_buffer
         self.websockets: set[ServerConnection] = set()
@@ -592,6 +604,7 @@ class EngineServer:
             except web.HTTPException as exc:
                 return exc
         version = aio_request.version
+        remote_ip = peer[0] if isinstance(peer, tuple) else None
         try:
             request = HTTPServerRequest(
                 method=aio_request.method,
@@ -603,9 +616,10 @@ class EngineServer:
                 ),
                 body=body,
                 connection=request_connection,
-                remote_ip=peer[0] if isinstance(peer, tuple) else None,
+                remote_ip=remote_ip,
                 protocol=self.protocol or ("https" if aio_request.secure else "http"),
-                xheaders=self.xheaders,
+                xheaders=self.xheaders
+                and (self.forwarded_allow is None or remote_ip in self.forwarded_allow),
                 trusted_downstream=self.trusted_downstream,
             )
         except HTTPError as exc:

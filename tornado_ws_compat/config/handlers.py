@@ -181,6 +181,17 @@ class WebSocketHandler(websocket.WebSocketHandler):
             if not auth.allows(user):
                 raise web.HTTPError(403)
 
+    def rotate_session(self) -> None:
+        """A new session id for this browser, the data kept (call it after a login).
+
+        Only before the 101 (in a ``prepare`` of yours, after ``super().prepare()``): the new
+        cookie goes out with the 101. Raises RuntimeError once the socket is open.
+        """
+        sessions = self.route.sessions
+        if sessions is None or not hasattr(self, "session"):
+            raise RuntimeError("rotate_session(): this route has no session")
+        sessions.rotate(self, self.session)
+
     def get_current_user(self) -> Any:
         """``session['user']``, else the ``user`` signed cookie: a JSON object with ``id``."""
         session = getattr(self, "session", None)
@@ -304,8 +315,8 @@ class FileHandler(web.StaticFileHandler):
         super().initialize(os.path.dirname(absolute))
         self.filename = os.path.basename(absolute)
 
-    def head(self, *args: Any, **kwargs: Any) -> None:
-        super().get(self.filename, include_body=False)
+    def head(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        return super().get(self.filename, include_body=False)
 
-    def get(self, *args: Any, **kwargs: Any) -> None:
-        super().get(self.filename, include_body=True)
+    def get(self, *args: Any, **kwargs: Any) -> Awaitable[None]:  # type: ignore[override]
+        return super().get(self.filename, include_body=True)

@@ -16,6 +16,7 @@ The file's folder is put on ``sys.path`` (first), so that ``function: pingbot.op
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import os
 import re
 import secrets
@@ -37,6 +38,7 @@ from tornado_ws_compat.config.handlers import (
 )
 from tornado_ws_compat.config.hooks import HOOK_VARIABLES, HookError, compile_hook, resolve_name
 from tornado_ws_compat.config.session import (
+    DEFAULT_FLUSH_INTERVAL,
     DEFAULT_MAX_SESSIONS,
     JSONStore,
     MemoryStore,
@@ -44,12 +46,15 @@ from tornado_ws_compat.config.session import (
     SessionStore,
 )
 from tornado_ws_compat.errors import ConfigurationError
+from tornado_ws_compat.httputil import AddressSet
 from tornado_ws_compat.log import gen_log
 
 __all__ = [
+    "DEFAULT_FORWARDED_ALLOW_IPS",
     "DEFAULT_PING_INTERVAL",
     "DEFAULT_PORT",
     "HANDLERS",
+    "PUBLISHED_SECRETS",
     "Config",
     "ConfigError",
     "ListenOptions",
@@ -57,8 +62,15 @@ __all__ = [
     "SessionOptions",
     "load_config",
     "parse_config",
+    "published_secret_error",
+    "shared_store_error",
 ]
 
+#: ``app.listen.forwarded_allow_ips`` when absent: the proxies whose X-Real-Ip,
+#: X-Forwarded-For and X-Scheme headers are believed (uvicorn's default, IPv6 too).
+DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
+#: Cookie secrets published in this project's examples: refused off loopback.
+PUBLISHED_SECRETS = frozenset({"pingbot-example-secret-replace-me"})
 #: ``app.listen.port`` when absent (Gramex's default port).
 DEFAULT_PORT = 9988
 #: ``websocket_ping_interval`` in this mode: under the 60 s idle timeout of common proxies
@@ -76,7 +88,15 @@ HANDLERS: dict[str, type[web.RequestHandler]] = {
 _TOP_KEYS = ("app", "url")
 _APP_KEYS = ("listen", "settings", "session", "pubsub")
 _ROUTE_KEYS = ("pattern", "handler", "kwargs")
-_SESSION_KEYS = ("cookie", "expiry", "store", "path", "max_sessions")
+_SESSION_KEYS = (
+    "cookie",
+    "expiry",
+    "store",
+    "path",
+    "max_sessions",
+    "flush_interval",
+    "store_anonymous",
+)
 _WEBSOCKET_KEYS = (*HOOK_VARIABLES, "origins", "auth")
 _LISTEN_TYPES: dict[str, tuple[type, ...]] = {
     "port": (int,),
@@ -84,6 +104,7 @@ _LISTEN_TYPES: dict[str, tuple[type, ...]] = {
     "xheaders": (bool,),
     "reuse_port": (bool,),
     "trusted_downstream": (list,),
+    "forwarded_allow_ips": (list, str),
     "max_body_size": (int,),
     "max_header_size": (int,),
     "max_header_line_size": (int,),
@@ -132,7 +153,8 @@ class ListenOptions:
     shutdown_timeout: float = 10.0
     #: Worker processes (``process.fork_processes``): 1 serves in this process, 0 one per core.
     workers: int = 1
-    #: Other ``server.listen`` keywords: reuse_port, trusted_downstream, max_* limits.
+    #: Other ``server.listen`` keywords: reuse_port, trusted_downstream,
+    #: forwarded_allow_ips (always set: loopback by default), max_* limits.
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def server_kwargs(self) -> dict[str, Any]:
@@ -149,6 +171,10 @@ class SessionOptions:
     store: str = "memory"
     path: str | None = None
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    #: json store: seconds between two writes of the file.
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL
+    #: Store every connection's session, even one no hook wrote to.
+    store_anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,8 +305,19 @@ def _parse_config(data: Any, base_dir: str, source: str) -> Config:
                 "app.settings.cookie_secret",
             )
         settings["cookie_secret"] = secrets.token_hex(32)
+    shared = shared_store_error(session.store, listen.workers)
+    if shared is not None:
+        raise fail(shared, "app.session.store")
+    published = published_secret_error(settings["cookie_secret"], listen.address)
+    if published is not None:
+        raise fail(published, "app.settings.cookie_secret")
     store = _session_store(session, base_dir, fail)
-    sessions = SessionManager(store, cookie=session.cookie, expiry_days=session.expiry)
+    sessions = SessionManager(
+        store,
+        cookie=session.cookie,
+        expiry_days=session.expiry,
+        store_anonymous=session.store_anonymous,
+    )
 
     if "url" not in top:
         raise fail("missing: the routes of the application", "url")
@@ -311,6 +348,42 @@ def _parse_config(data: Any, base_dir: str, source: str) -> Config:
         sessions=sessions,
         routes=tuple(routes),
         application=application,
+    )
+
+
+def shared_store_error(store: str, workers: int) -> str | None:
+    """Why the session ``store`` cannot serve ``workers`` processes, or None.
+
+    Each worker would hold its own copy of the json store and overwrite the others' file.
+    """
+    if store == "json" and workers != 1:
+        return (
+            "the json store belongs to one process: with workers each would overwrite the "
+            "others' sessions; use workers: 1 or the memory store"
+        )
+    return None
+
+
+def published_secret_error(secret: Any, address: str | None) -> str | None:
+    """Why ``secret`` must not sign cookies on ``address``, or None.
+
+    A secret printed in this project's examples lets anyone forge session and user cookies
+    (``auth`` passes with a forged ``user``). It is accepted on a loopback address, where the
+    example runs, and refused on any other (``""`` is every interface).
+    """
+    values = secret.values() if isinstance(secret, dict) else [secret]
+    if not any(value in PUBLISHED_SECRETS for value in values):
+        return None
+    try:
+        if address and (address == "localhost" or ipaddress.ip_address(address).is_loopback):
+            return None
+    except ValueError:
+        pass  # a host name: not known to be loopback
+    where = repr(address) if address else "every interface"
+    return (
+        f"this is the published example secret: anyone can sign cookies with it, so it is "
+        f"refused when listening on {where}; set your own, e.g. the output of "
+        'python -c "import secrets; print(secrets.token_hex(32))"'
     )
 
 
@@ -376,8 +449,20 @@ def _listen_options(raw: dict[Any, Any], fail: _Fail) -> ListenOptions:
     downstream = raw.get("trusted_downstream", [])
     if not all(isinstance(item, str) for item in downstream):
         raise fail("must be a list of IP addresses", "app.listen.trusted_downstream")
+    allowed = raw.get("forwarded_allow_ips", list(DEFAULT_FORWARDED_ALLOW_IPS))
+    entries = [allowed] if isinstance(allowed, str) else allowed
+    if not entries or not all(isinstance(item, str) for item in entries):
+        raise fail(
+            "must be a list of proxy IP addresses or networks, or '*'",
+            "app.listen.forwarded_allow_ips",
+        )
+    try:
+        AddressSet(entries)
+    except ValueError as exc:
+        raise fail(str(exc), "app.listen.forwarded_allow_ips") from exc
     own = ("port", "address", "xheaders", "shutdown_timeout", "workers")
     options = {name: value for name, value in raw.items() if name not in own}
+    options["forwarded_allow_ips"] = entries
     return ListenOptions(
         port=port,
         address=raw.get("address", ""),
@@ -412,7 +497,25 @@ def _session_options(raw: dict[Any, Any], fail: _Fail) -> SessionOptions:
             f"must be a positive integer, got {_describe(max_sessions)}",
             "app.session.max_sessions",
         )
-    return SessionOptions(cookie, float(expiry), store, path, max_sessions)
+    flush_interval = raw.get("flush_interval", DEFAULT_FLUSH_INTERVAL)
+    if (
+        isinstance(flush_interval, bool)
+        or not isinstance(flush_interval, int | float)
+        or flush_interval < 0
+    ):
+        raise fail(
+            f"must be a number of seconds >= 0, got {_describe(flush_interval)}",
+            "app.session.flush_interval",
+        )
+    store_anonymous = raw.get("store_anonymous", False)
+    if not isinstance(store_anonymous, bool):
+        raise fail(
+            f"must be true or false, got {_describe(store_anonymous)}",
+            "app.session.store_anonymous",
+        )
+    return SessionOptions(
+        cookie, float(expiry), store, path, max_sessions, float(flush_interval), store_anonymous
+    )
 
 
 def _session_store(options: SessionOptions, base_dir: str, fail: _Fail) -> SessionStore:
@@ -422,7 +525,9 @@ def _session_store(options: SessionOptions, base_dir: str, fail: _Fail) -> Sessi
         if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise fail(f"the folder of {path} does not exist", "app.session.path")
         try:
-            return JSONStore(path, options.expiry, options.max_sessions)
+            return JSONStore(
+                path, options.expiry, options.max_sessions, flush_interval=options.flush_interval
+            )
         except ConfigurationError as exc:
             raise fail(str(exc), "app.session.path") from exc
     return MemoryStore(options.expiry, options.max_sessions)

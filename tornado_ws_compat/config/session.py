@@ -6,22 +6,34 @@ tampered or expired cookie is ignored and a new id is minted. The cookie is sent
 response of the upgrade (``HttpOnly``, ``Path=/``, ``Secure`` when the request came over https,
 also through a proxy with ``xheaders``), never with a refused handshake.
 
+A session enters the store only once something is written to it (a hook sets a key; it is
+stored when that connection ends, or at the 101 when ``prepare`` wrote it): an anonymous
+socket that never writes costs a cookie header, not a stored session (``store_anonymous=True``
+stores every connection's session at its 101, as this module did before).
+:meth:`SessionManager.rotate` gives a session a new id (after a login: RFC 6265's session
+fixation advice) while its data stay.
+
 Stores:
 
 ``memory``
     A dict in the server process: sessions survive across connections, not restarts. The
     session dict is shared by every connection with the same id.
 ``json``
-    The same, written to a JSON file (atomically: a temporary file, then a rename) whenever a
-    connection closes and at shutdown, and read back when the server starts.
+    The same, written to a JSON file: at most once per ``flush_interval`` seconds after a
+    connection changed something (a close only marks the store dirty, whatever its size), and
+    at shutdown; each write replaces the file atomically (a temporary file, then a rename). The
+    file is locked while a server uses it: a second server on the same file is refused with a
+    clear error instead of overwriting the first one's sessions.
 
 Limits: a session expires ``expiry`` days after it was created (the cookie's lifetime too);
-the memory held is bounded by ``max_sessions`` (oldest sessions are dropped first).
+the memory held is bounded by ``max_sessions``. Past it, sessions that were never used again
+after their first connection are dropped first (oldest first), then the least recently used.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 import os
 import re
@@ -33,12 +45,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tornado_ws_compat.errors import ConfigurationError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 from tornado_ws_compat.log import app_log
 
 if TYPE_CHECKING:
     from tornado_ws_compat.web import RequestHandler
 
 __all__ = [
+    "DEFAULT_FLUSH_INTERVAL",
     "DEFAULT_MAX_SESSIONS",
     "JSONStore",
     "MemoryStore",
@@ -47,8 +65,10 @@ __all__ = [
     "SessionStore",
 ]
 
-#: Sessions a store keeps at most; past it the oldest are dropped.
+#: Sessions a store keeps at most; past it never-reused, then least recently used, are dropped.
 DEFAULT_MAX_SESSIONS = 100_000
+#: Seconds between two writes of the json store's file (writes are coalesced).
+DEFAULT_FLUSH_INTERVAL = 5.0
 _SECONDS_PER_DAY = 86400.0
 _PURGE_INTERVAL = 60.0
 _SID = re.compile(r"[0-9a-f]{32}\Z")
@@ -62,15 +82,18 @@ class Session(MutableMapping[str, Any]):
     ``json`` store.
     """
 
-    __slots__ = ("_data", "id", "new_cookie", "stored")
+    __slots__ = ("_data", "id", "new_cookie", "stored", "written")
 
     def __init__(self, sid: str, data: dict[str, Any], *, new_cookie: bool, stored: bool) -> None:
         self.id = sid
         self._data = data
-        #: True until the cookie holding the id has been set on the 101.
+        #: True until the cookie holding the id has been set.
         self.new_cookie = new_cookie
-        #: True once the data are in the store (at the 101).
+        #: True once the data are in the store (when first written, or at the 101 with
+        #: ``store_anonymous``).
         self.stored = stored
+        #: True once a key was set or deleted through this object.
+        self.written = False
 
     @property
     def data(self) -> dict[str, Any]:
@@ -86,11 +109,13 @@ class Session(MutableMapping[str, Any]):
         if key == "id":
             raise TypeError("the session id is read-only")
         self._data[key] = value
+        self.written = True
 
     def __delitem__(self, key: str) -> None:
         if key == "id":
             raise TypeError("the session id is read-only")
         del self._data[key]
+        self.written = True
 
     def __iter__(self) -> Iterator[str]:
         yield "id"
@@ -105,8 +130,10 @@ class Session(MutableMapping[str, Any]):
     def clear(self) -> None:
         """Remove every key but ``id``."""
         self._data.clear()
+        self.written = True
 
     def popitem(self) -> tuple[str, Any]:
+        self.written = True
         return self._data.popitem()
 
     def __repr__(self) -> str:
@@ -124,6 +151,10 @@ class SessionStore(abc.ABC):
     def put(self, sid: str, data: dict[str, Any]) -> None:
         """Add a session (called at the 101 of its first connection)."""
 
+    @abc.abstractmethod
+    def delete(self, sid: str) -> None:
+        """Forget session ``sid`` (its id was rotated)."""
+
     def save(self, sid: str) -> None:  # noqa: B027 - a no-op unless the store persists
         """A connection of session ``sid`` ended: persist what it changed."""
 
@@ -139,6 +170,8 @@ class SessionStore(abc.ABC):
 class _Entry:
     data: dict[str, Any]
     expires: float
+    #: Loaded again by a later connection (eviction keeps these longer).
+    used: bool = False
 
 
 class MemoryStore(SessionStore):
@@ -153,7 +186,10 @@ class MemoryStore(SessionStore):
         self.expiry = expiry_days * _SECONDS_PER_DAY
         self.max_sessions = max_sessions
         self.clock = clock
+        # Least recently used first; ``_unused`` (insertion order) holds the ids never
+        # loaded again since they were stored, the first to go at the cap.
         self._entries: dict[str, _Entry] = {}
+        self._unused: dict[str, None] = {}
         self._next_purge = clock() + _PURGE_INTERVAL
 
     def __len__(self) -> int:
@@ -164,32 +200,58 @@ class MemoryStore(SessionStore):
         if entry is None:
             return None
         if entry.expires <= self.clock():
-            del self._entries[sid]
+            self._drop(sid)
             return None
+        if not entry.used:
+            entry.used = True
+            self._unused.pop(sid, None)
+        self._entries[sid] = self._entries.pop(sid)  # most recently used
         return entry.data
 
     def put(self, sid: str, data: dict[str, Any]) -> None:
         now = self.clock()
-        self._entries[sid] = _Entry(data, now + self.expiry)
+        self._drop(sid)
+        self._add(sid, _Entry(data, now + self.expiry))
         if now >= self._next_purge:
             self.purge()
         while len(self._entries) > self.max_sessions:
-            del self._entries[next(iter(self._entries))]  # the oldest: dicts keep order
+            # Never the session just added: the oldest never-reused one, else the least
+            # recently used (the new one is the most recent).
+            victim = next((other for other in self._unused if other != sid), None)
+            self._drop(victim if victim is not None else next(iter(self._entries)))
+
+    def delete(self, sid: str) -> None:
+        self._drop(sid)
+
+    def _add(self, sid: str, entry: _Entry) -> None:
+        self._entries[sid] = entry
+        if not entry.used:
+            self._unused[sid] = None
+
+    def _drop(self, sid: str) -> None:
+        self._entries.pop(sid, None)
+        self._unused.pop(sid, None)
 
     def purge(self) -> None:
         """Drop expired sessions."""
         now = self.clock()
         self._next_purge = now + _PURGE_INTERVAL
         for sid in [s for s, entry in self._entries.items() if entry.expires <= now]:
-            del self._entries[sid]
+            self._drop(sid)
 
 
 class JSONStore(MemoryStore):
-    """Sessions in memory, written to ``path`` when a connection closes and at shutdown.
+    """Sessions in memory, written to ``path`` (coalesced, atomically) and at shutdown.
 
     The file is read when the store is created; a file that is not a store raises
-    :class:`~tornado_ws_compat.errors.ConfigurationError`. Values that JSON cannot encode
-    are logged and that session is left out of the file.
+    :class:`~tornado_ws_compat.errors.ConfigurationError`, and so does a file another live
+    store (this process or another server) holds: ``path + ".lock"`` is locked
+    (``flock``) until :meth:`close`. Values that JSON cannot encode are logged and that
+    session is left out of the file.
+
+    :meth:`save` only marks the store dirty; the file is written ``flush_interval`` seconds
+    later on the running loop (once, however many connections closed meanwhile), or by
+    :meth:`flush` / :meth:`close`.
     """
 
     def __init__(
@@ -198,18 +260,53 @@ class JSONStore(MemoryStore):
         expiry_days: float = 31,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         clock: Callable[[], float] = time.time,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
     ) -> None:
         super().__init__(expiry_days, max_sessions, clock)
         self.path = os.path.abspath(path)
-        self._written: str | None = None
-        self._load()
+        self.flush_interval = flush_interval
+        self._dirty = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._lock_fd: int | None = None
+        self._lock()
+        try:
+            self._load()
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _lock(self) -> None:
+        """One server per file: two would each write their own sessions over the other's."""
+        if fcntl is None:  # pragma: no cover - Windows: no flock, documented
+            return
+        lock_path = self.path + ".lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot lock session store {self.path}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigurationError(
+                f"session store {self.path} is in use by another server (pid {holder}); "
+                "servers cannot share a json store: give each its own path"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     def _load(self) -> None:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 text = handle.read()
         except FileNotFoundError:
-            self._written = self._render()  # nothing to write until a session exists
             return
         except OSError as exc:
             raise ConfigurationError(f"cannot read session store {self.path}: {exc}") from exc
@@ -227,18 +324,46 @@ class JSONStore(MemoryStore):
                 ):
                     raise ValueError(f"invalid session {sid[:40]!r}")
                 if item["expires"] > now:
-                    self._entries[sid] = _Entry(item["data"], float(item["expires"]))
+                    # Files written before "used" existed: count their sessions as used.
+                    used = item.get("used", True) is not False
+                    self._add(sid, _Entry(item["data"], float(item["expires"]), used))
         except ValueError as exc:
             raise ConfigurationError(f"{self.path} is not a session store: {exc}") from exc
-        self._written = text
+
+    def put(self, sid: str, data: dict[str, Any]) -> None:
+        super().put(sid, data)
+        self.save(sid)
+
+    def delete(self, sid: str) -> None:
+        super().delete(sid)
+        self.save(sid)
 
     def save(self, sid: str) -> None:
-        self.flush()
+        """Mark the store changed; the file is written within ``flush_interval`` seconds."""
+        self._dirty = True
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a script, a test): flush() or close() writes
+        self._timer = loop.call_later(self.flush_interval, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except Exception:
+            app_log.error("Cannot write session store %s", self.path, exc_info=True)
 
     def flush(self) -> None:
-        text = self._render()
-        if text == self._written:
+        """Write the file now if anything changed since the last write."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._dirty:
             return
+        text = self._render()
         directory = os.path.dirname(self.path)
         fd, temporary = tempfile.mkstemp(prefix=".sessions-", suffix=".tmp", dir=directory)
         try:
@@ -248,30 +373,46 @@ class JSONStore(MemoryStore):
         except BaseException:
             os.unlink(temporary)
             raise
-        self._written = text
+        self._dirty = False
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._unlock()
 
     def _render(self) -> str:
         now = self.clock()
-        sessions: dict[str, Any] = {}
+        pieces = []
         for sid, entry in self._entries.items():
             if entry.expires <= now:
                 continue
+            item = {"data": entry.data, "expires": entry.expires, "used": entry.used}
             try:
-                json.dumps(entry.data)
+                pieces.append(f"{json.dumps(sid)}: {json.dumps(item)}")
             except (TypeError, ValueError) as exc:
                 app_log.error("Session %s not saved: %s", sid[:8], exc)
-                continue
-            sessions[sid] = {"expires": entry.expires, "data": entry.data}
-        return json.dumps({"format": _JSON_FORMAT, "sessions": sessions}, sort_keys=True)
+        return f'{{"format": {_JSON_FORMAT}, "sessions": {{{", ".join(pieces)}}}}}'
 
 
 class SessionManager:
-    """Loads ``handler.session`` from the signed cookie and mints the cookie on the 101."""
+    """Loads ``handler.session`` from the signed cookie, mints the cookie, stores on write.
 
-    def __init__(self, store: SessionStore, cookie: str = "sid", expiry_days: float = 31) -> None:
+    ``store_anonymous``: store every connection's session at its 101, written to or not
+    (by default a session enters the store when first written).
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        cookie: str = "sid",
+        expiry_days: float = 31,
+        store_anonymous: bool = False,
+    ) -> None:
         self.store = store
         self.cookie = cookie
         self.expiry_days = expiry_days
+        self.store_anonymous = store_anonymous
 
     def load(self, handler: RequestHandler) -> Session:
         """The session of this request: the cookie's id if its signature verifies, else new."""
@@ -285,28 +426,66 @@ class SessionManager:
         return Session(secrets.token_hex(16), {}, new_cookie=True, stored=False)
 
     def commit(self, handler: RequestHandler, session: Session) -> None:
-        """At the 101: set the cookie of a new id and put a new session in the store."""
+        """Before the response: set the cookie of a new id (and store it if asked to)."""
         if session.new_cookie:
-            handler.set_signed_cookie(
-                self.cookie,
-                session.id,
-                expires_days=self.expiry_days,
-                path="/",
-                httponly=True,
-                secure=handler.request.protocol == "https",
-            )
+            self._set_cookie(handler, session.id)
             session.new_cookie = False
-        if not session.stored:
+        if self.store_anonymous or session.written:
+            self._store(session)
+
+    def _set_cookie(self, handler: RequestHandler, sid: str) -> None:
+        handler.set_signed_cookie(
+            self.cookie,
+            sid,
+            expires_days=self.expiry_days,
+            path="/",
+            httponly=True,
+            secure=handler.request.protocol == "https",
+        )
+
+    def _store(self, session: Session) -> None:
+        if session.stored:
+            return
+        existing = self.store.get(session.id)  # another connection of this browser stored it
+        if existing is None:
             self.store.put(session.id, session.data)
-            session.stored = True
+        else:
+            existing.update(session.data)
+            session._data = existing
+        session.stored = True
 
     def save(self, session: Session) -> None:
-        """A connection ended: let the store persist the session."""
+        """A connection ended: store a session written to, let the store persist it."""
+        try:
+            if not session.stored:
+                if not session.written:
+                    return  # anonymous and never written: nothing to keep
+                self._store(session)
+            self.store.save(session.id)
+        except Exception:
+            app_log.error("Cannot save session %s", session.id[:8], exc_info=True)
+
+    def rotate(self, handler: RequestHandler, session: Session) -> None:
+        """Give ``session`` a new id (keeping its data) and send the new cookie.
+
+        Call it when the user's privileges change, after a login above all (RFC 6265 section
+        8.6, OWASP: session fixation), before the response is sent: in ``prepare`` or an HTTP
+        handler. After a WebSocket's 101 a browser can no longer receive the new cookie, so
+        that raises RuntimeError.
+        """
+        if handler._headers_written:
+            raise RuntimeError(
+                "rotate_session() must run before the response is sent (prepare, or an HTTP "
+                "handler): after a WebSocket's 101 the new cookie cannot reach the browser"
+            )
+        old = session.id
+        session.id = secrets.token_hex(16)
         if session.stored:
-            try:
-                self.store.save(session.id)
-            except Exception:
-                app_log.error("Cannot save session %s", session.id[:8], exc_info=True)
+            self.store.delete(old)
+            session.stored = False
+            self._store(session)
+        self._set_cookie(handler, session.id)
+        session.new_cookie = False
 
     def close(self) -> None:
         self.store.close()
