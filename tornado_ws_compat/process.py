@@ -29,6 +29,7 @@ from tornado_ws_compat.log import gen_log
 __all__ = ["CalledProcessError", "Subprocess", "cpu_count", "fork_processes", "task_id"]
 
 _task_id: int | None = None
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def cpu_count() -> int:
@@ -74,16 +75,21 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
     stopping: list[int] = []  # the signal that stops the workers, once received
 
     def start_child(number: int) -> int | None:
+        # SIGTERM/SIGINT are held while forking: the parent must not see one before it knows
+        # the child's pid, nor the child run the parent's handler.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
             global _task_id
             # The parent's signal handlers are not the worker's.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             _reseed_random()
             _task_id = number
             return number
         children[pid] = number
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return None
 
     def stop_children(signum: int, frame: FrameType | None) -> None:
@@ -100,12 +106,14 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
             except ProcessLookupError:
                 pass
 
+    # The handlers are in place before the first fork, so that a SIGTERM that comes as soon
+    # as a worker is up (a supervisor stopping the service) is passed on, not fatal.
+    previous = {signum: signal.signal(signum, stop_children) for signum in _STOP_SIGNALS}
     for number in range(num_processes):
+        if stopping:
+            break  # stopped while starting: start no more
         if start_child(number) is not None:
             return number
-    previous = {
-        signum: signal.signal(signum, stop_children) for signum in (signal.SIGTERM, signal.SIGINT)
-    }
     try:
         restarts = 0
         while children:
