@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+import chart  # bench/chart.py: run.py runs as a script, so its folder is on sys.path
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
@@ -581,6 +583,9 @@ def main() -> int:
         help="before each server run, wait up to SECONDS for the machine to be under 10%% busy",
     )
     parser.add_argument("--output", type=Path, help="JSON path (default bench/results/...)")
+    parser.add_argument(
+        "--chart", type=Path, help="SVG chart path (default bench/results/chart-<time>.svg)"
+    )
     args = parser.parse_args()
     servers = parse_list(args.servers, SERVERS, "servers")
     workloads = parse_list(args.workloads, WORKLOADS, "workloads")
@@ -667,6 +672,10 @@ def main() -> int:
         "table": report,
     }
     out_path.write_text(json.dumps(payload, indent=1))
+    chart_path = args.chart or RESULTS / f"chart-{stamp}.svg"
+    caption = f"{runs} runs, median; {pin.describe()}; started {stamp}"
+    chart_path.write_text(chart.svg(results, caption))
+    log(f"chart: {chart_path}")
     log(f"saved {out_path} (server logs in {log_dir})")
     return 0
 

@@ -226,7 +226,8 @@ class WebSocketHandler(web.RequestHandler):
         if isinstance(message, dict):
             message = escape.json_encode(message)
         # The connection raises WebSocketClosedError itself when closing.
-        return cast("asyncio.Future[None]", connection.write_message(message, binary=binary))
+        written: asyncio.Future[None] = connection.write_message(message, binary)
+        return written
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         """Pick one of the offered subprotocols, or None; called once, ``[]`` if none (5.1)."""

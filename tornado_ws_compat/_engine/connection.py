@@ -31,6 +31,7 @@ from tornado_ws_compat.errors import WebSocketClosedError
 from tornado_ws_compat.lifecycle import (
     CloseAction,
     Lifecycle,
+    State,
     WebSocketParams,
     is_valid_close_code,
 )
@@ -49,6 +50,7 @@ _BINARY: Final = WSMsgType.BINARY
 _PING: Final = WSMsgType.PING
 _PONG: Final = WSMsgType.PONG
 _CLOSE: Final = WSMsgType.CLOSE
+_OPEN: Final = State.OPEN
 
 _OP_TEXT: Final = 0x1
 _OP_BINARY: Final = 0x2
@@ -436,7 +438,13 @@ class ServerConnection:
 
     def write_message(self, message: str | bytes, binary: bool = False) -> asyncio.Future[None]:
         """Write one data frame now; the future resolves when the socket buffer is empty."""
-        if self.lifecycle.is_closing() or self._transport.is_closing():
+        lifecycle = self.lifecycle  # is_closing(), inlined: this runs once per delivery
+        if (
+            lifecycle.state is not _OPEN
+            or lifecycle.client_terminated
+            or lifecycle.server_terminated
+            or self._transport.is_closing()
+        ):
             raise WebSocketClosedError()
         if self._compressor is None:
             shared = _SHARED
