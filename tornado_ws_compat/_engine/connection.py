@@ -72,7 +72,7 @@ _COPY_LIMIT: Final = 4096
 # costing its size plus _FRAME_YIELD_COST (tornado.websocket._YIELD_THRESHOLD).
 _YIELD_THRESHOLD: Final = 256 * 1024
 _FRAME_YIELD_COST: Final = 1024
-# Seconds of hooks' time a batched reply may wait for the hooks after it (see flush_if_late).
+# Seconds of hooks' time a batched reply may wait for the hooks after it (see flush_late).
 _BATCH_BUDGET: Final = 0.001
 # Messages aiohttp's queue may hold while a coroutine hook runs, before reading pauses.
 _INBOX_LIMIT: Final = 64 * 1024
@@ -176,10 +176,14 @@ class _Inbox(WebSocketDataQueue):
             WebSocketDataQueue.feed_data(self, data, size)
             connection.drain_soon()
             return
-        if connection._batching:
-            connection.flush_if_late()
+        if connection._batching and _clock() - connection._batch_start > _BATCH_BUDGET:
+            connection.flush_late()
         connection.work = work
-        connection.dispatch(data)
+        # Deliver; hold the inbox if a hook returned an awaitable (inlined: once per message).
+        result = connection._deliver(data)
+        if result is not None:
+            connection.held = True
+            connection._spawn(connection._finish_hook(result))
 
     def feed_eof(self) -> None:
         WebSocketDataQueue.feed_eof(self)
@@ -401,7 +405,7 @@ class ServerConnection:
         self._batching = False
         self._batch: list[bytes] = []
         self._batch_size = 0
-        self._batch_start = 0.0  # perf_counter() when the batch began (see flush_if_late)
+        self._batch_start = 0.0  # perf_counter() when the batch began (see flush_late)
         self._batch_waiter: asyncio.Future[None] | None = None
         self._pending_pong: bytes | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -504,13 +508,6 @@ class ServerConnection:
         return self._closed
 
     # ---- inbound: called by _Inbox from the transport's data_received ----
-
-    def dispatch(self, message: Any) -> None:
-        """Deliver one parsed message; hold the inbox if a hook returned an awaitable."""
-        result = self._deliver(message)
-        if result is not None:
-            self.held = True
-            self._spawn(self._finish_hook(result))
 
     def _deliver(self, message: Any) -> Any:
         """Run the hook for one message; return its awaitable if the next must wait for it.
@@ -665,17 +662,16 @@ class ServerConnection:
         if _SCOPE.owner is None:
             _SCOPE.owner = self
 
-    def flush_if_late(self) -> None:
-        """Between two hooks of one read: send what is held if the hooks since the batch
-        began took longer than ``_BATCH_BUDGET``, so that batching never delays a reply by
-        more than that much of other hooks' time (Tornado writes each reply at once)."""
-        now = _clock()
-        if now - self._batch_start > _BATCH_BUDGET:
-            if self._batch:
-                self._send_batch()
-            if _SCOPE.owner is self:
-                _SCOPE.send_joined()
-            self._batch_start = now
+    def flush_late(self) -> None:
+        """Between two hooks of one read, once the hooks since the batch began took longer
+        than ``_BATCH_BUDGET`` (checked by ``_Inbox.feed_data``): send what is held, so that
+        batching never delays a reply by more than that much of other hooks' time (Tornado
+        writes each reply at once)."""
+        if self._batch:
+            self._send_batch()
+        if _SCOPE.owner is self:
+            _SCOPE.send_joined()
+        self._batch_start = _clock()
 
     def flush_writes(self) -> None:
         """Write the held frames; their futures resolve once the socket buffer is empty."""
