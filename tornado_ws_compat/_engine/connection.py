@@ -134,11 +134,26 @@ class _WriteScope:
     """While a read with several frames is handled, frames written to *other* connections
     are held with its replies and sent when they are (see ``batch_writes``)."""
 
-    __slots__ = ("joined", "owner")
+    __slots__ = ("joined", "open", "owner")
 
     def __init__(self) -> None:
         self.owner: ServerConnection | None = None
+        # Other connections' frames are held only while this is set: it is cleared as soon
+        # as the read's hooks prove slow (over _BATCH_BUDGET), when holding cannot pay.
+        self.open = False
         self.joined: list[ServerConnection] = []
+
+    def join(self, connection: ServerConnection) -> bool:
+        """Hold ``connection``'s frames with the read's; False if it is too late for that."""
+        joined = self.joined
+        owner = self.owner
+        if not (len(joined) + 1) & 31 and owner is not None:  # a clock read every 32 joins
+            if _clock() - owner._batch_start > _BATCH_BUDGET:
+                self.open = False  # this hook alone outlasts the budget: write directly
+                self.send_joined()
+                return False
+        joined.append(connection)
+        return True
 
     def send_joined(self) -> None:
         joined = self.joined
@@ -661,6 +676,7 @@ class ServerConnection:
         self._batch_start = _clock()
         if _SCOPE.owner is None:
             _SCOPE.owner = self
+            _SCOPE.open = True
 
     def flush_late(self) -> None:
         """Between two hooks of one read, once the hooks since the batch began took longer
@@ -670,6 +686,7 @@ class ServerConnection:
         if self._batch:
             self._send_batch()
         if _SCOPE.owner is self:
+            _SCOPE.open = False  # slow hooks: frames to other sockets go out directly
             _SCOPE.send_joined()
         self._batch_start = _clock()
 
@@ -680,6 +697,7 @@ class ServerConnection:
             self._send_batch()
         if _SCOPE.owner is self:
             _SCOPE.owner = None
+            _SCOPE.open = False
             _SCOPE.send_joined()
 
     def _send_batch(self) -> None:
@@ -713,11 +731,9 @@ class ServerConnection:
         transport = self._transport
         if transport.get_write_buffer_size() + self._batch_size + length > self._max_write_buffer:
             return self._write_frame(frame[0], frame[-length:] if length else b"")
-        if not self._batching:
-            if _SCOPE.owner is None:
-                transport.write(frame)
-                return self._written()
-            self._join_scope()
+        if not self._batching and not (_SCOPE.open and self._join_scope()):
+            transport.write(frame)
+            return self._written()
         self._batch.append(frame)
         self._batch_size += length
         waiter = self._batch_waiter
@@ -725,11 +741,13 @@ class ServerConnection:
             waiter = self._batch_waiter = self._loop.create_future()
         return waiter
 
-    def _join_scope(self) -> None:
+    def _join_scope(self) -> bool:
         """Another connection's read is being handled (e.g. a broadcast from its hook):
         hold this frame with that read's replies, to be sent when they are."""
+        if not _SCOPE.join(self):
+            return False
         self._batching = True
-        _SCOPE.joined.append(self)
+        return True
 
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
         transport = self._transport
@@ -742,7 +760,7 @@ class ServerConnection:
             )
             self.abort()
             raise WebSocketClosedError()
-        if not self._batching and _SCOPE.owner is not None:
+        if not self._batching and _SCOPE.open:
             self._join_scope()
         if self._batching:
             batch = self._batch
