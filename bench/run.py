@@ -41,6 +41,10 @@ SERVERS = {
         "desc": "this project (tornado_ws_compat from the work tree), seed class unchanged, "
         "loop left to the project",
     },
+    "compat-nobatch": {
+        "argv": ["servers/compat_nobatch.py"],
+        "desc": "this project with write batching switched off (the A/B of batching alone)",
+    },
     "tornado-asyncio": {
         "argv": ["servers/tornado_echo.py", "--loop", "asyncio"],
         "desc": "Tornado 6.6.1, seed class unchanged, asyncio's default loop",

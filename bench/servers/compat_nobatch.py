@@ -1,0 +1,19 @@
+"""``compat_echo.py`` with the write batching switched off: the A/B of batching alone.
+
+The engine's ``batch_writes`` (called for a read that holds two frames or more) becomes a
+no-op, so every frame goes to the socket when it is written, as in Tornado; everything else is
+``compat_echo.py`` unchanged. Prints ``READY <port> loop=<module>`` as the others.
+"""
+
+import runpy
+from pathlib import Path
+
+from tornado_ws_compat._engine.connection import ServerConnection
+
+
+def no_batching(self):
+    pass
+
+
+ServerConnection.batch_writes = no_batching
+runpy.run_path(str(Path(__file__).with_name("compat_echo.py")), run_name="__main__")
