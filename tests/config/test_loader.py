@@ -108,7 +108,10 @@ def test_full_configuration_model(project: Project) -> None:
     assert [rule.host for rule in compiled.origins] == ["gramener.com", "localhost"]
     assert compiled.auth is not None and compiled.sessions is config.sessions
     assert config.routes[1].handler_class is FileHandler
-    assert config.routes[1].kwargs == {"path": str(project.root / "index.html")}
+    assert config.routes[1].kwargs == {
+        "path": str(project.root / "index.html"),
+        "sessions": config.sessions,  # a page load starts the browser's session
+    }
     assert config.routes[2].kwargs == {"path": str(project.root / "assets")}
     assert config.routes[3].handler_class is web.RedirectHandler
     assert config.routes[4].handler_class is WebSocketHandler

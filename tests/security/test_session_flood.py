@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from config._client import handshake
 from config._process import run_cli
@@ -217,3 +218,50 @@ async def test_serve_workers_flag_refuses_a_json_store(project: Project) -> None
     assert status == 2, err
     assert "app.session.store" in err and "workers" in err
     assert "listening" not in out
+
+
+PAGE_YAML = """
+app:
+  settings: {cookie_secret: SECRET}
+  session: {store: json, path: sessions.json, flush_interval: 3600}
+url:
+  page:
+    pattern: /
+    handler: FileHandler
+    kwargs: {path: index.html}
+  chat:
+    pattern: /chat
+    handler: WebSocketHandler
+    kwargs:
+      open: {function: $hooks.open}
+""".replace("SECRET", SECRET)
+
+
+@pytest.mark.asyncio
+async def test_a_page_load_starts_the_session_its_sockets_share(project: Project) -> None:
+    project.write("index.html", "<p>chat</p>")
+    config = project.load(PAGE_YAML, HOOKS)
+    store = config.sessions.store
+    jar = aiohttp.CookieJar(unsafe=True)  # keep cookies of an IP-address host (127.0.0.1)
+    async with (
+        running(config.application) as server,
+        aiohttp.ClientSession(cookie_jar=jar) as session,
+    ):
+        async with session.get(server.url("/")) as response:
+            assert response.status == 200
+            sid = signing.decode_signed_value(SECRET, "sid", response.cookies["sid"].value)
+        assert sid is not None
+        assert store.get(sid.decode()) == {}  # a browser's page load: stored at once
+        # The page's socket carries the cookie and finds the same, stored session.
+        async with session.ws_connect(server.url("/chat")) as ws:
+            await project.record.wait("open", 1)
+            assert project.record.events[-1][1] == sid.decode()
+            await ws.close()
+        # An anonymous socket (no page, no cookie) still adds nothing.
+        answer = await handshake(server.port, "/chat")
+        assert answer.status == 101
+        await project.record.wait("open", 2)
+        assert len(store) == 1  # type: ignore[arg-type]
+    config.close()
+    saved = json.loads((project.root / "sessions.json").read_text())
+    assert list(saved["sessions"]) == [sid.decode()]

@@ -310,13 +310,21 @@ class FileHandler(web.StaticFileHandler):
     ``If-Modified-Since`` work as in ``StaticFileHandler``; only this file is reachable.
     """
 
-    def initialize(self, path: str, **kwargs: Any) -> None:  # type: ignore[override]
+    def initialize(  # type: ignore[override]
+        self, path: str, sessions: SessionManager | None = None, **kwargs: Any
+    ) -> None:
         absolute = os.path.abspath(path)
         super().initialize(os.path.dirname(absolute))
         self.filename = os.path.basename(absolute)
+        self.sessions = sessions
 
     def head(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
         return super().get(self.filename, include_body=False)
 
     def get(self, *args: Any, **kwargs: Any) -> Awaitable[None]:  # type: ignore[override]
+        if self.sessions is not None:
+            # A page load starts (or refreshes) this browser's session: the page's sockets
+            # then find it by the sid cookie set here.
+            self.session = self.sessions.load(self)
+            self.sessions.page_loaded(self, self.session)
         return super().get(self.filename, include_body=True)

@@ -577,6 +577,8 @@ def _route(name: str, raw: Any, base_dir: str, sessions: SessionManager, fail: _
                 )
         if issubclass(handler_class, web.StaticFileHandler):
             kwargs = _file_kwargs(handler_class, kwargs, base_dir, name, fail)
+            if issubclass(handler_class, FileHandler):
+                kwargs["sessions"] = sessions  # a page load starts the browser's session
     _check_initialize(handler_class, kwargs, name, fail)
     try:
         url_spec = web.URLSpec(pattern, handler_class, kwargs, name=name)

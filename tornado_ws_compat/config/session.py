@@ -454,6 +454,23 @@ class SessionManager:
             session._data = existing
         session.stored = True
 
+    def page_loaded(self, handler: RequestHandler, session: Session) -> None:
+        """A browser loaded a page (``FileHandler``): its session is kept from now on.
+
+        A page load is what a person's browser does before it opens the page's sockets, so
+        the session is stored, and its cookie set, here; a script that only opens sockets
+        gets no stored session until a hook writes to it (issue 10: no session per
+        anonymous socket).
+        """
+        if session.new_cookie:
+            self._set_cookie(handler, session.id)
+            session.new_cookie = False
+        try:
+            self._store(session)
+            self.store.save(session.id)
+        except Exception:
+            app_log.error("Cannot save session %s", session.id[:8], exc_info=True)
+
     def save(self, session: Session) -> None:
         """A connection ended: store a session written to, let the store persist it."""
         try:
