@@ -80,7 +80,7 @@ def passed(runner: str, output: str) -> int:
 @pytest.mark.parametrize("runner", ["pytest", "unittest"])
 def test_legacy_module_passes_unchanged_on_both(runner: str) -> None:
     reference = passed(runner, run_legacy(runner, "tornado"))
-    assert reference == 13
+    assert reference == 14
     assert passed(runner, run_legacy(runner, "ours")) == reference
     assert passed(runner, run_legacy(runner, "ours", no_uvloop=True)) == reference
 
@@ -96,7 +96,7 @@ def test_legacy_module_runs_as_a_script_with_testing_main() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "Ran 13 tests" in done.stderr
+    assert "Ran 14 tests" in done.stderr
 
 
 # ---- in-process differential of outcomes -----------------------------------------------------
@@ -364,8 +364,9 @@ def make_generator_cases(testing: Any, web: Any, gen: Any) -> list[type[unittest
 # Tornado's gen_test leaves the timed-out generator's future pending when the loop closes.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_generator_tests_as_tornado(loop_kind: str) -> None:
-    ours_gen = pytest.importorskip("tornado_ws_compat.gen", reason="gen.coroutine not merged yet")
     import tornado.gen
+
+    import tornado_ws_compat.gen as ours_gen
 
     def run(testing: Any, web: Any, gen: Any) -> dict[str, tuple[str, str]]:
         result = unittest.TestResult()

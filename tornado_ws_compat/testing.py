@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import inspect
 import logging
 import os
@@ -38,7 +37,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, overload
 
-from tornado_ws_compat import netutil
+from tornado_ws_compat import gen, netutil
 from tornado_ws_compat.errors import NotSupportedError
 from tornado_ws_compat.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado_ws_compat.ioloop import IOLoop
@@ -315,7 +314,7 @@ def gen_test(
         if inspect.iscoroutinefunction(method):
             coroutine: Callable[..., Any] = method
         elif inspect.isgeneratorfunction(method):
-            coroutine = _gen_coroutine(method)
+            coroutine = gen.coroutine(method)  # the Tornado 3-5 style: yield futures
         else:
 
             async def coroutine(*args: Any, **kwargs: Any) -> Any:
@@ -337,20 +336,6 @@ def gen_test(
 
 
 gen_test.__test__ = False  # type: ignore[attr-defined]  # not a test itself (pytest, nose)
-
-
-def _gen_coroutine(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``gen.coroutine(method)``, for generator test methods of the Tornado 3-5 era."""
-    try:
-        coroutine = getattr(importlib.import_module("tornado_ws_compat.gen"), "coroutine", None)
-    except ImportError:
-        coroutine = None
-    if coroutine is None:
-        raise NotSupportedError(
-            f"gen_test on {method.__qualname__}: generator test methods need gen.coroutine, "
-            "which this version does not provide; write it as 'async def'"
-        )
-    return coroutine(method)  # type: ignore[no-any-return]
 
 
 class ExpectLog(logging.Filter):

@@ -2,10 +2,11 @@
 
 It uses only ``tornado.testing``, ``tornado.web``, ``tornado.websocket`` and
 ``tornado.httpclient`` as Tornado documents them: ``AsyncHTTPTestCase`` with ``get_app``,
-``self.fetch``, ``@gen_test`` coroutines opening ``websocket_connect(url)``, ``ExpectLog``, and
-the older ``self.stop``/``self.wait`` style. It imports this project's modules, or real
-Tornado's when ``LEGACY_TORNADO=real`` (so that ``tests/test_testing.py`` runs it on both,
-under pytest and under unittest). Nothing in it knows which one it runs on.
+``self.fetch``, ``@gen_test`` coroutines opening ``websocket_connect(url)`` and generator tests
+yielding futures, ``ExpectLog``, and the older ``self.stop``/``self.wait`` style. It imports
+this project's modules, or real Tornado's when ``LEGACY_TORNADO=real`` (so that
+``tests/test_testing.py`` runs it on both, under pytest and under unittest). Nothing in it
+knows which one it runs on.
 """
 
 import json
@@ -14,9 +15,9 @@ import os
 import unittest
 
 if os.environ.get("LEGACY_TORNADO") == "real":
-    from tornado import httpclient, testing, web, websocket
+    from tornado import gen, httpclient, testing, web, websocket
 else:
-    from tornado_ws_compat import httpclient, testing, web, websocket
+    from tornado_ws_compat import gen, httpclient, testing, web, websocket
 
 
 class ChatSocket(websocket.WebSocketHandler):
@@ -115,6 +116,16 @@ class ChatAppTest(testing.AsyncHTTPTestCase):
             self.assertIsNone(await conn.read_message())
         self.assertIsNone(conn.close_code)  # Tornado drops the connection without a frame
         conn.close()
+
+    @testing.gen_test
+    def test_generator_style(self):
+        # Tornado 3-5: a generator test yields futures (gen.coroutine underneath).
+        first, second = yield [
+            self.http_client.fetch(self.get_url("/")),
+            self.http_client.fetch(self.get_url("/"), method="POST", body="text=x"),
+        ]
+        yield gen.sleep(0)
+        self.assertEqual((first.code, second.code), (200, 201))
 
     def test_callback_style(self):
         # The pre-coroutine style: a callback calls self.stop, self.wait returns its value.
