@@ -224,6 +224,20 @@ async def test_no_keep_alive(no_keep_alive: bool) -> None:
 
 
 @pytest.mark.asyncio
+async def test_idle_connection_timeout_closes_an_idle_keep_alive_connection() -> None:
+    async def scenario(side: str) -> Any:
+        async with serving(side, idle_connection_timeout=0.2) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = normalise(await read_response(reader))[0]
+            eof = await asyncio.wait_for(reader.read(), TIMEOUT)  # closed by the server
+            writer.close()
+            return answer, eof
+
+    await both(scenario)
+
+
+@pytest.mark.asyncio
 async def test_stop_refuses_new_connections_and_keeps_open_ones() -> None:
     async def scenario(side: str) -> Any:
         async with serving(side) as server:
