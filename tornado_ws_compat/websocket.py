@@ -80,6 +80,11 @@ class WebSocketHandler(web.RequestHandler):
         self.open_args = args
         self.open_kwargs = kwargs
         headers = self.request.headers
+        if self.request.version in ("HTTP/1.0", "HTTP/0.9"):
+            # RFC 6455 section 4.2.1 item 1: the opening handshake is an HTTP/1.1 (or later)
+            # GET. Tornado 6.6.1 upgrades an HTTP/1.0 request too (a difference on purpose).
+            self._reject(400, "WebSocket upgrades need HTTP/1.1 or later")
+            return
         if headers.get("Upgrade", "").lower() != "websocket":
             self._reject(400, 'Can "Upgrade" only to "WebSocket".')
             return

@@ -11,6 +11,7 @@ The list (README "Intentional differences from Tornado"):
 
 - Invalid UTF-8 in a text message: close 1007 before dropping TCP (RFC 6455 section 8.1).
 - Malformed ``Sec-WebSocket-Key``: 400 (RFC 6455 sections 4.2.1 item 5 and 4.2.2).
+- An HTTP/1.0 upgrade request: 400 (RFC 6455 section 4.2.1 item 1).
 - No ``Host``: our bare 400 carries ``Content-Length: 0`` (RFC 9112 sections 3.2 and 6.3).
 - permessage-deflate ``*_no_context_takeover`` offers are accepted by echoing them
   (RFC 7692 sections 7.1.1.1 and 7.1.1.2).
@@ -166,6 +167,53 @@ async def test_malformed_key_rejected_400_intentional_difference(diff: Differ, k
     assert ours.log == [
         ("tornado.access", "WARNING", "400 GET /echo (127.0.0.1) N.NNms"),
         ("tornado.general", "DEBUG", "Missing/Invalid WebSocket headers"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_http10_upgrade_rejected_400_intentional_difference(diff: Differ) -> None:
+    """An upgrade request that says HTTP/1.0.
+
+    RFC 6455 section 4.2.1 item 1: the client's opening handshake is "an HTTP/1.1 or higher GET
+    request"; ours answers 400 like the handshake's other failed checks. Tornado 6.6.1 does
+    not look at the version: it answers 101, runs ``open``, then closes the connection as an
+    HTTP/1.0 exchange (the client sees the 101 and end of file, no close frame).
+    """
+
+    async def scenario(side: Side) -> dict[str, Any]:
+        client = await side.raw()
+        lines = ["GET /echo HTTP/1.0", *(f"{k}: {v}" for k, v in side.ws_headers())]
+        client.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin1"))
+        response = await client.read_response()
+        observed = response.compared()
+        if response.status == 101:
+            client.send_close(1000, "done")
+            observed["frames"] = await client.until_eof()
+            await side.rec.settle("on_close")
+        else:
+            observed["after"] = await asyncio.wait_for(client.reader.read(), TIMEOUT)
+        return observed
+
+    results = await diff.run(scenario, log_level=0)
+    tornado, ours = results["tornado"], results["ours"]
+    assert tornado.client["status"] == 101
+    assert tornado.client["frames"] == [EOF]
+    assert tornado.server[0] == ("open", (), {}), tornado.server
+    body = b"WebSocket upgrades need HTTP/1.1 or later"
+    assert ours.client == {
+        "status": 400,
+        "reason": "Bad Request",
+        "headers": {
+            "content-length": [str(len(body))],
+            "content-type": ["text/html; charset=UTF-8"],
+        },
+        "body": body,
+        "after": b"",  # HTTP/1.0 without keep-alive: the connection closes
+    }
+    assert ours.server == []
+    assert ours.log == [
+        ("tornado.access", "WARNING", "400 GET /echo (127.0.0.1) N.NNms"),
+        ("tornado.general", "DEBUG", body.decode()),
     ]
 
 

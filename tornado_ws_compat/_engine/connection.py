@@ -714,6 +714,12 @@ class ServerConnection:
             transport.write(batch[0])
         else:
             transport.writelines(batch)  # uvloop sends these with one writev, no join
+            if transport.get_write_buffer_size():
+                # CPython 3.12.0-3.12.x and 3.13.0's selector writelines() leaves bytes
+                # buffered without pausing the protocol, so resume_writing (what flush
+                # futures wait for) would never come: setting the limits again makes any
+                # transport compare its buffer with them and pause (public API).
+                transport.set_write_buffer_limits(high=0)
         batch.clear()
         self._batch_size = 0
         if waiter is None:
@@ -805,8 +811,16 @@ class ServerConnection:
         return waiter
 
     async def _wait_flushed(self, waiter: asyncio.Future[None]) -> None:
+        transport = self._transport
+        protocol = self._protocol
         try:
-            await self._protocol._drain_helper()
+            # "Flushed" means the transport's buffer is empty, whatever woke the drain.
+            while transport.get_write_buffer_size():
+                if not protocol.writing_paused:
+                    transport.set_write_buffer_limits(high=0)  # pauses: size > 0
+                    if not protocol.writing_paused:
+                        raise ConnectionResetError("the transport does not pause writing")
+                await protocol._drain_helper()
         except (ConnectionError, RuntimeError):
             _fail_quietly(waiter)
             return
