@@ -76,6 +76,15 @@ VALID = {
     "fragmented, 64-bit length": frame(0x02, b"x" * 70000) + frame(0x80, b"y"),
     "empty first fragment": frame(0x01, b"") + frame(0x80, b"z"),
     "small messages": frame(0x81, b"hi") + frame(0x82, b"") + frame(0x81, b"\xc3\xa9"),
+    # Text checked as it arrives (RFC 6455 section 8.1): characters cut by fragments and by
+    # reads at every mask offset, a ping between fragments, then a binary message.
+    "fragmented text, characters cut between fragments": frame(0x01, "κό".encode()[:3])
+    + frame(0x89, b"ping")
+    + frame(0x00, "κόσμε 𝄞".encode()[3:-2])
+    + frame(0x80, "κόσμε 𝄞".encode()[-2:])
+    + frame(0x82, b"\xff\xfe"),
+    "long text frame": frame(0x81, "Ünïcödé ✓ 漢字 𝄞 ".encode() * 20),
+    "compressed text is left to the reader": frame(0xC1, b"\xff\xfe"),
 }
 
 INVALID = {
@@ -118,3 +127,39 @@ def test_invalid_streams_fail_once_after_the_frames_before(name: str) -> None:
         # The reader got at most the valid frames (and never bytes of the bad frame's tail).
         assert stream.startswith(reader.data)
         assert len(reader.data) <= valid_prefix + 13  # at most a cut header of the bad frame
+
+
+#: Text whose payload turns invalid at one byte: (stream, offending byte).
+TEXT = "κόσμε".encode()
+_LONG = frame(0x81, TEXT + b"\xf4\x90\x80\x80" + b"x" * 300)
+INVALID_UTF8 = {
+    # Autobahn 6.4.1: the second of three fragments holds U+110000 (out of range).
+    "6.4.1 fragment out of range": (
+        frame(0x01, TEXT) + frame(0x00, b"\xf4\x90\x80\x80") + frame(0x80, b"edited"),
+        len(frame(0x01, TEXT)) + 6 + 1,
+    ),
+    # Autobahn 6.4.2: the first fragment ends with 0xF4, the second starts with 0x90.
+    "6.4.2 sequence cut by fragments": (
+        frame(0x01, TEXT + b"\xf4") + frame(0x00, b"\x90\x80\x80") + frame(0x80, b"edited"),
+        len(frame(0x01, TEXT + b"\xf4")) + 6,
+    ),
+    # Autobahn 6.4.3 / 6.4.4: one frame, the invalid sequence in its middle.
+    "6.4.3 one frame": (_LONG, 8 + len(TEXT) + 1),
+    "surrogate after a ping between fragments": (
+        frame(0x01, b"ok") + frame(0x89, b"") + frame(0x80, b"\xed\xa0\x80"),
+        len(frame(0x01, b"ok") + frame(0x89, b"")) + 6 + 1,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID_UTF8))
+def test_invalid_utf8_fails_fast_at_the_offending_byte(name: str) -> None:
+    """The stream is cut right after the offending byte (the rest never comes): whatever the
+    split, the guard fails with 1007 and the reader never sees the offending byte."""
+    stream, offending = INVALID_UTF8[name]
+    arrived = stream[: offending + 1]
+    for cuts in split_points(arrived):
+        reader, connection = feed_split(arrived, cuts)
+        assert [exc.code for exc in connection.violations] == [1007], (name, cuts)
+        assert stream.startswith(reader.data)
+        assert len(reader.data) <= offending, (name, cuts, len(reader.data))

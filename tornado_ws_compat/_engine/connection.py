@@ -14,6 +14,7 @@ This is Tornado's rule: no message before ``open`` returns, one ``on_message`` a
 from __future__ import annotations
 
 import asyncio
+import codecs
 import socket
 import struct
 import sys
@@ -21,6 +22,7 @@ import zlib
 from time import perf_counter as _clock
 from typing import TYPE_CHECKING, Any, Final
 
+from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
 from aiohttp.http_websocket import WebSocketError as ReaderError
 from aiohttp.http_websocket import WSMsgType
@@ -58,7 +60,10 @@ _OP_CLOSE: Final = 0x8
 _OP_PING: Final = 0x9
 _OP_PONG: Final = 0xA
 _RSV1: Final = 0x40  # RFC 7692 section 6: "Per-Message Compressed" bit
+_RSV_BITS: Final = 0x70
 _TOO_BIG_INFLATED: Final = "message too big after decompression"
+_INVALID_UTF8: Final = "invalid UTF-8 in a text message"
+_UTF8_DECODER: Final = codecs.getincrementaldecoder("utf-8")
 
 # Tasks of hooks and flush waiters, referenced until done (the loop holds weak references).
 _BACKGROUND: set[asyncio.Task[None]] = set()
@@ -220,9 +225,28 @@ class FrameGuard:
     Section 5.1: every client frame is masked. Section 5.2 / RFC 7692 section 6: RSV1 is
     meaningful only on the first frame of a data message, never on a control frame. The scan
     reads only the 2-14 header bytes of each frame and skips payloads without copying them.
+
+    Section 8.1 asks to fail a connection on invalid UTF-8 "when an endpoint is to interpret"
+    it; Autobahn 6.4 checks that it happens at the offending bytes ("fail fast"). aiohttp's
+    reader decodes a text message when it is complete, which for a message in one frame that
+    arrived in one read is already that point: those, the hot path, are not touched here.
+    The payload of a text frame that continues in a later read, and every frame of a
+    fragmented text message, is unmasked and fed to an incremental decoder as it arrives, and
+    an invalid byte fails the connection with 1007 before anything after it is parsed.
+    Compressed messages (RSV1) are checked by the reader once inflated.
     """
 
-    __slots__ = ("_connection", "_failed", "_fragmented", "_head", "_reader", "_skip")
+    __slots__ = (
+        "_connection",
+        "_failed",
+        "_fragmented",
+        "_head",
+        "_reader",
+        "_skip",
+        "_text_last",
+        "_text_mask",
+        "_utf8",
+    )
 
     def __init__(self, reader: WebSocketReader, connection: ServerConnection) -> None:
         self._reader = reader
@@ -231,6 +255,9 @@ class FrameGuard:
         self._head = b""  # the first bytes of a frame header cut by a read
         self._fragmented = False  # inside a message whose final frame has not come yet
         self._failed = False
+        self._utf8: Any = None  # the decoder of a text message checked as it arrives
+        self._text_mask = b""  # the current frame is checked: its mask, at the next byte
+        self._text_last = False  # ... and it ends its message
 
     def feed_eof(self) -> None:
         self._reader.feed_eof()
@@ -254,20 +281,25 @@ class FrameGuard:
         if skip >= size:
             # Inside one frame's payload: at most one message ends here, nothing to batch.
             self._skip = skip - size
+            if self._text_mask and not self._text_rest(data, 0, size, skip == size):
+                return self._reject(data, 0, 1007, _INVALID_UTF8)
             return self._reader.feed_data(data)
         head = self._head
         buf = head + data if head else data
         pos = skip
         end = len(buf)
         error = None
+        code = 1002
         fragmented = self._fragmented
         frames = 1 if skip else 0  # frames that end or start in this read
+        if self._text_mask and not self._text_rest(buf, 0, skip, True):
+            return self._reject(data, 0, 1007, _INVALID_UTF8)
         while end - pos >= 2:
             frames += 1
             first, second = buf[pos], buf[pos + 1]
             length = second & 0x7F
             if length < 126:
-                header = 6  # the 4 mask bytes may still be cut off: the scan needs none
+                header = 6  # the 4 mask bytes may still be cut off: only a text check needs them
             else:
                 header = 8 if length == 126 else 14
                 if end - pos < header:
@@ -279,6 +311,7 @@ class FrameGuard:
             if first & 0x48 == 0x48:  # RSV1 together with the control-frame opcode bit
                 error = "RSV1 set on a control frame"
                 break
+            following = pos + header + length
             opcode = first & 0x0F
             if opcode == 0x1 or opcode == 0x2:
                 # Section 5.4: a new message may not start inside a fragmented one. aiohttp
@@ -286,21 +319,30 @@ class FrameGuard:
                 if fragmented:
                     error = "new message inside a fragmented message"
                     break
+                if (
+                    opcode == 0x1
+                    and (following > end or not first & 0x80)
+                    and not first & _RSV_BITS  # compressed, or the reader's 1002
+                ):
+                    if end - pos < header:
+                        break  # the mask is cut: scan this header again with the next read
+                    self._utf8 = _UTF8_DECODER()
+                    if not self._text_frame(buf, pos + header, length, first & 0x80, end):
+                        error, code = _INVALID_UTF8, 1007
+                        break
                 fragmented = not first & 0x80
-            elif opcode == 0x0 and first & 0x80:
-                fragmented = False
-            pos += header + length
+            elif opcode == 0x0:
+                if self._utf8 is not None and not first & _RSV_BITS:
+                    if end - pos < header:
+                        break  # the mask is cut: scan this header again with the next read
+                    if not self._text_frame(buf, pos + header, length, first & 0x80, end):
+                        error, code = _INVALID_UTF8, 1007
+                        break
+                if first & 0x80:
+                    fragmented = False
+            pos = following
         if error is not None:
-            self._failed = True
-            valid = pos - len(head)
-            if valid > 0:
-                connection.batch_writes()
-                try:
-                    self._reader.feed_data(data[:valid])
-                finally:
-                    connection.flush_writes()
-            connection.protocol_violation(ReaderError(1002, error))
-            return True, b""
+            return self._reject(data, pos - len(head), code, error)
         self._fragmented = fragmented
         if pos >= end:
             self._skip, self._head = pos - end, b""
@@ -313,6 +355,56 @@ class FrameGuard:
             return self._reader.feed_data(data)
         finally:
             connection.flush_writes()
+
+    def _reject(self, data: bytes, valid: int, code: int, error: str) -> tuple[bool, bytes]:
+        """Parse the frames before the offending one, then fail with ``code``."""
+        self._failed = True
+        connection = self._connection
+        if valid > 0:
+            connection.batch_writes()
+            try:
+                self._reader.feed_data(data[:valid])
+            finally:
+                connection.flush_writes()
+        connection.protocol_violation(ReaderError(code, error))
+        return True, b""
+
+    def _text_frame(self, buf: bytes, start: int, length: int, last: int, end: int) -> bool:
+        """Check the payload of the text frame at ``start`` as far as this read has it."""
+        mask = buf[start - 4 : start]
+        stop = start + length
+        if stop <= end:
+            return self._decode(mask, buf, start, stop, bool(last))
+        self._text_mask, self._text_last = mask, bool(last)
+        return self._text_rest(buf, start, end, False)
+
+    def _text_rest(self, buf: bytes, start: int, stop: int, done: bool) -> bool:
+        """Check more of the payload of the checked frame that an earlier read began."""
+        mask = self._text_mask
+        if done:
+            self._text_mask = b""
+            return self._decode(mask, buf, start, stop, self._text_last)
+        shift = (stop - start) % 4  # the mask byte that applies to the next payload byte
+        self._text_mask = mask[shift:] + mask[:shift]
+        return self._decode(mask, buf, start, stop, False)
+
+    def _decode(self, mask: bytes, buf: bytes, start: int, stop: int, last: bool) -> bool:
+        """Unmask and decode a piece of text payload; False at an invalid byte."""
+        decoder = self._utf8
+        if last:
+            self._utf8 = None  # the reader checks the complete message's end itself
+        if start == stop:
+            return True
+        piece = bytearray(buf[start:stop])
+        websocket_mask(mask, piece)
+        try:
+            decoder.decode(piece)
+        except UnicodeDecodeError:
+            return False
+        # CPython's decoder waits for the third byte of ED A0-BF (a surrogate, RFC 3629
+        # section 3) before it refuses it; the second byte already decides.
+        pending = decoder.getstate()[0]
+        return not (len(pending) > 1 and pending[0] == 0xED and pending[1] >= 0xA0)
 
 
 class _Compressor:
