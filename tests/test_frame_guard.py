@@ -89,6 +89,8 @@ VALID = {
 
 INVALID = {
     "unmasked": (frame(0x81, b"ok") + frame(0x81, b"bad", masked=False), 8),
+    # Found by tests/test_fuzz_frames.py: the mask bit is known before a 16-bit length is.
+    "unmasked, extended length cut": (frame(0x81, b"ok") + b"\x01\x7e\x00\x00\x00\x00", 8),
     "rsv1 on ping": (frame(0x81, b"ok") + frame(0xC9, b"p"), 8),
     "new message inside an empty-started one": (
         frame(0x01, b"") + frame(0x81, b"new"),

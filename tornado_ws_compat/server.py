@@ -47,7 +47,7 @@ class HTTPServer:
     ``protocol``, ``decompress_request``, ``trusted_downstream``, ``ssl_options`` (a dict or an
     ``SSLContext``); ``idle_connection_timeout`` and ``body_timeout`` go to the engine's
     timeouts; ``chunk_size`` is accepted and unused (aiohttp reads in its own sizes). Other
-    keywords are the engine's own limits (``max_write_buffer``).
+    keywords are the engine's own limits (``max_write_buffer``, ``write_stall_timeout``).
 
     The request callback must be an ``Application``: Tornado's other callbacks (a function
     taking the request, an ``HTTPServerConnectionDelegate``) write through Tornado's

@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     from tornado_ws_compat.extensions import DeflateAgreement
     from tornado_ws_compat.websocket import WebSocketHandler
 
-__all__ = ["DEFAULT_MAX_WRITE_BUFFER", "FrameGuard", "ServerConnection", "set_nodelay"]
+__all__ = [
+    "DEFAULT_MAX_WRITE_BUFFER",
+    "DEFAULT_WRITE_STALL_TIMEOUT",
+    "FrameGuard",
+    "ServerConnection",
+    "set_nodelay",
+]
 
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
@@ -81,9 +87,13 @@ _FRAME_YIELD_COST: Final = 1024
 _BATCH_BUDGET: Final = 0.001
 # Messages aiohttp's queue may hold while a coroutine hook runs, before reading pauses.
 _INBOX_LIMIT: Final = 64 * 1024
-#: Bytes a connection may have waiting in its socket buffer before it is dropped: the peer
-#: is not reading. Writers that await ``write_message`` are throttled long before this.
+#: Bytes a connection may have waiting in its socket buffer before the peer is throttled: the
+#: server stops reading from it until all of that is flushed. Writers that await
+#: ``write_message`` are throttled long before this.
 DEFAULT_MAX_WRITE_BUFFER: Final = 64 * 1024 * 1024
+#: Seconds a throttled peer may go without its pending bytes shrinking before it is dropped:
+#: it is not reading (or reads slower than it is written to, without end).
+DEFAULT_WRITE_STALL_TIMEOUT: Final = 30.0
 # Tornado's default compression level for permessage-deflate (GZipContentEncoding.GZIP_LEVEL).
 _DEFAULT_COMPRESSION_LEVEL: Final = 6
 _DEFAULT_MEM_LEVEL: Final = 8
@@ -297,6 +307,13 @@ class FrameGuard:
         while end - pos >= 2:
             frames += 1
             first, second = buf[pos], buf[pos + 1]
+            # The first two bytes decide these, even when the rest of the header is cut.
+            if not second & 0x80:
+                error = "unmasked client frame"
+                break
+            if first & 0x48 == 0x48:  # RSV1 together with the control-frame opcode bit
+                error = "RSV1 set on a control frame"
+                break
             length = second & 0x7F
             if length < 126:
                 header = 6  # the 4 mask bytes may still be cut off: only a text check needs them
@@ -305,12 +322,6 @@ class FrameGuard:
                 if end - pos < header:
                     break  # the length is cut: scan this header again with the next read
                 length = int.from_bytes(buf[pos + 2 : pos + header - 4], "big")
-            if not second & 0x80:
-                error = "unmasked client frame"
-                break
-            if first & 0x48 == 0x48:  # RSV1 together with the control-frame opcode bit
-                error = "RSV1 set on a control frame"
-                break
             following = pos + header + length
             opcode = first & 0x0F
             if opcode == 0x1 or opcode == 0x2:
@@ -455,7 +466,10 @@ class ServerConnection:
         "_pinger",
         "_protocol",
         "_selected_subprotocol",
+        "_stall_mark",
+        "_stall_timer",
         "_transport",
+        "_write_stall_timeout",
         "close_code",
         "close_reason",
         "handler",
@@ -476,6 +490,7 @@ class ServerConnection:
         agreement: DeflateAgreement | None,
         selected_subprotocol: str | None,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+        write_stall_timeout: float = DEFAULT_WRITE_STALL_TIMEOUT,
     ) -> None:
         self.handler = handler
         self.params = params
@@ -490,6 +505,9 @@ class ServerConnection:
         self._loop = asyncio.get_running_loop()
         self._selected_subprotocol = selected_subprotocol
         self._max_write_buffer = max_write_buffer
+        self._write_stall_timeout = write_stall_timeout
+        self._stall_timer: asyncio.TimerHandle | None = None  # set while throttled
+        self._stall_mark = 0  # bytes pending at the last stall check
         self._compressed = agreement is not None
         self._compressor = (
             _Compressor(agreement, params.compression_options or {}) if agreement else None
@@ -754,7 +772,53 @@ class ServerConnection:
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         self._pinger.cancel()
+
+    # ---- write-buffer policy: throttle a slow reader, drop one that stopped ----
+
+    def _throttle(self, pending: int) -> None:
+        """More than ``max_write_buffer`` bytes wait for the peer: read nothing more from it
+        (so that replies to its messages stop piling up) until all of it is flushed. The
+        write itself is kept: a peer that reads, however slowly, is never dropped for it."""
+        if self._transport.is_closing():
+            return
+        self._stall_mark = pending
+        self._stall_timer = self._loop.call_later(self._write_stall_timeout, self._check_stall)
+        self._protocol._pause_reading_for_buffer()
+        self._flush_future().add_done_callback(self._unthrottle)
+
+    def _unthrottle(self, flushed: asyncio.Future[None]) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        if (
+            not flushed.cancelled()
+            and flushed.exception() is None
+            and not self._transport.is_closing()
+        ):
+            self._protocol._resume_reading_for_buffer()
+
+    def _check_stall(self) -> None:
+        """Drop the peer if what waits for it has not shrunk for ``write_stall_timeout``."""
+        self._stall_timer = None
+        transport = self._transport
+        if transport.is_closing():
+            return
+        pending = transport.get_write_buffer_size() + self._batch_size
+        if pending < self._stall_mark:  # the peer reads: check again later
+            self._stall_mark = pending
+            self._stall_timer = self._loop.call_later(self._write_stall_timeout, self._check_stall)
+            return
+        gen_log.warning(
+            "WebSocket to %s: %d bytes pending, none read in %g s; closing the connection",
+            self._peer(),
+            pending,
+            self._write_stall_timeout,
+        )
+        self.abort()
 
     def batch_writes(self) -> None:
         """Hold frames written from now on until ``flush_writes``: the replies to all the
@@ -850,14 +914,9 @@ class ServerConnection:
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
         transport = self._transport
         length = len(data)
-        if transport.get_write_buffer_size() + self._batch_size + length > self._max_write_buffer:
-            gen_log.warning(
-                "WebSocket to %s: %d bytes not read by the peer; closing the connection",
-                self._peer(),
-                transport.get_write_buffer_size() + self._batch_size,
-            )
-            self.abort()
-            raise WebSocketClosedError()
+        pending = transport.get_write_buffer_size() + self._batch_size + length
+        if pending > self._max_write_buffer and self._stall_timer is None:
+            self._throttle(pending)
         if not self._batching and _SCOPE.open:
             self._join_scope()
         if self._batching:

@@ -24,6 +24,7 @@ from multidict import CIMultiDict
 
 from tornado_ws_compat._engine.connection import (
     DEFAULT_MAX_WRITE_BUFFER,
+    DEFAULT_WRITE_STALL_TIMEOUT,
     FrameGuard,
     ServerConnection,
     set_nodelay,
@@ -252,6 +253,7 @@ class _RequestConnection:
             agreement,
             headers.get("Sec-WebSocket-Protocol"),
             max_write_buffer=self._server.max_write_buffer,
+            write_stall_timeout=self._server.write_stall_timeout,
         )
         self.websocket = connection
         self._server.websockets.add(connection)
@@ -440,6 +442,7 @@ class EngineServer:
         max_header_size: int | None = DEFAULT_MAX_HEADER_SIZE,
         max_header_line_size: int | None = None,
         max_write_buffer: int = DEFAULT_MAX_WRITE_BUFFER,
+        write_stall_timeout: float = DEFAULT_WRITE_STALL_TIMEOUT,
         request_head_timeout: float = DEFAULT_REQUEST_HEAD_TIMEOUT,
         no_keep_alive: bool = False,
         protocol: str | None = None,
@@ -472,6 +475,7 @@ class EngineServer:
         )
         self.max_body_size = max_body_size
         self.max_write_buffer = max_write_buffer
+        self.write_stall_timeout = write_stall_timeout
         self.websockets: set[ServerConnection] = set()
         self.pending: dict[AiohttpProtocol, _RequestConnection] = {}
         self.shutting_down = False

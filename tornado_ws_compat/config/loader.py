@@ -112,6 +112,7 @@ _LISTEN_TYPES: dict[str, tuple[type, ...]] = {
     "idle_connection_timeout": (int, float),
     "request_head_timeout": (int, float),
     "body_timeout": (int, float),
+    "write_stall_timeout": (int, float),
     "shutdown_timeout": (int, float),
     "workers": (int,),
 }
@@ -435,6 +436,7 @@ def _listen_options(raw: dict[Any, Any], fail: _Fail) -> ListenOptions:
         "max_header_size",
         "max_header_line_size",
         "max_write_buffer",
+        "write_stall_timeout",
         "idle_connection_timeout",
         "request_head_timeout",
         "body_timeout",
