@@ -50,7 +50,9 @@ ioloop.IOLoop.current().start()
 def _env() -> dict[str, str]:
     """The subprocess runs on the loop kind of the test's own loop."""
     uvloop = type(asyncio.get_running_loop()).__module__.startswith("uvloop")
-    return {**os.environ, "TORNADO_WS_COMPAT_NO_UVLOOP": "0" if uvloop else "1"}
+    env = {**os.environ, "TORNADO_WS_COMPAT_NO_UVLOOP": "0" if uvloop else "1"}
+    env.pop("PYTHONUNBUFFERED", None)  # stdout a pipe is block-buffered, as in production
+    return env
 
 
 async def _run(args: list[str], signum: int) -> dict[str, Any]:
@@ -131,3 +133,12 @@ async def test_echo_example_ctrl_c() -> None:
     assert run["client"] == GOING_AWAY
     assert run["stdout"] == ["WebSocket opened", "WebSocket closed"]
     assert run["status"] == 0
+
+
+async def test_echo_example_sigterm_keeps_its_output() -> None:
+    """SIGTERM on examples/echo.py, stdout a pipe (block-buffered, no ``-u``): clients get
+    1001, the process dies by SIGTERM as on Tornado, and what on_close printed is not lost."""
+    run = await _run([str(EXAMPLE), "--port", "0", "--address", "127.0.0.1"], signal.SIGTERM)
+    assert run["client"] == GOING_AWAY
+    assert run["stdout"] == ["WebSocket opened", "WebSocket closed"]
+    assert run["status"] == -signal.SIGTERM

@@ -19,6 +19,7 @@ import numbers
 import os
 import random
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -292,7 +293,13 @@ class IOLoop:
             return
         if received[0] == signal.SIGINT:
             raise KeyboardInterrupt
-        # SIGTERM: the default action, as the process would have had without us.
+        # SIGTERM: the default action, as the process would have had without us. That action
+        # does not flush Python's buffers: what on_close printed to a pipe would be lost.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):  # None, closed or broken
+                pass
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -123,10 +123,10 @@ async def _small_window_client(server: Any) -> RawConnection:
 
 
 async def test_slow_reader_is_throttled_not_dropped() -> None:
-    """16 MiB to a client that reads one MiB frame every 10 ms or so, with a 1 MiB limit and
-    a 0.25 s stall timeout: stall checks pass while it reads; it gets everything."""
+    """16 MiB to a client that reads one MiB frame every 50 ms or so, with a 1 MiB limit and
+    a 0.5 s stall timeout: stall checks pass while it reads; it gets everything."""
     probe = Probe()
-    async with running(_app(probe), max_write_buffer=MIB, write_stall_timeout=0.25) as server:
+    async with running(_app(probe), max_write_buffer=MIB, write_stall_timeout=0.5) as server:
         conn = await _small_window_client(server)
         try:
             await conn.send_text(f"16 {MIB}")
@@ -134,7 +134,7 @@ async def test_slow_reader_is_throttled_not_dropped() -> None:
             for i in range(16):
                 frame, _masked = await read_frame(conn.reader)
                 assert (frame.opcode, frame.payload) == (OP_BINARY, bytes([i]) * MIB)
-                await asyncio.sleep(0.01)  # pacing a slow reader, not waiting for an event
+                await asyncio.sleep(0.05)  # pacing a slow reader, not waiting for an event
             assert probe.count("on_close") == 0
         finally:
             await conn.aclose()
