@@ -468,7 +468,9 @@ class ServerConnection:
         "_selected_subprotocol",
         "_stall_mark",
         "_stall_timer",
+        "_stall_written",
         "_transport",
+        "_write_limit",
         "_write_stall_timeout",
         "close_code",
         "close_reason",
@@ -507,7 +509,9 @@ class ServerConnection:
         self._max_write_buffer = max_write_buffer
         self._write_stall_timeout = write_stall_timeout
         self._stall_timer: asyncio.TimerHandle | None = None  # set while throttled
-        self._stall_mark = 0  # bytes pending at the last stall check
+        self._stall_mark = 0  # bytes pending at the last stall check (or the throttle)
+        self._stall_written = 0  # bytes written since then
+        self._write_limit = max_write_buffer  # -1 while throttled
         self._compressed = agreement is not None
         self._compressor = (
             _Compressor(agreement, params.compression_options or {}) if agreement else None
@@ -779,18 +783,24 @@ class ServerConnection:
 
     # ---- write-buffer policy: throttle a slow reader, drop one that stopped ----
 
-    def _throttle(self, pending: int) -> None:
+    def _over_limit(self, pending: int, length: int) -> None:
         """More than ``max_write_buffer`` bytes wait for the peer: read nothing more from it
         (so that replies to its messages stop piling up) until all of it is flushed. The
         write itself is kept: a peer that reads, however slowly, is never dropped for it."""
+        if self._stall_timer is not None:
+            self._stall_written += length  # throttled already: count what is added
+            return
         if self._transport.is_closing():
             return
+        self._write_limit = -1  # every write until the flush comes here, to be counted
         self._stall_mark = pending
+        self._stall_written = 0
         self._stall_timer = self._loop.call_later(self._write_stall_timeout, self._check_stall)
         self._protocol._pause_reading_for_buffer()
         self._flush_future().add_done_callback(self._unthrottle)
 
     def _unthrottle(self, flushed: asyncio.Future[None]) -> None:
+        self._write_limit = self._max_write_buffer
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
@@ -802,14 +812,16 @@ class ServerConnection:
             self._protocol._resume_reading_for_buffer()
 
     def _check_stall(self) -> None:
-        """Drop the peer if what waits for it has not shrunk for ``write_stall_timeout``."""
+        """Drop the peer if it has read nothing (what waits for it shrank by nothing but what
+        was added) for ``write_stall_timeout``."""
         self._stall_timer = None
         transport = self._transport
         if transport.is_closing():
             return
         pending = transport.get_write_buffer_size() + self._batch_size
-        if pending < self._stall_mark:  # the peer reads: check again later
+        if pending < self._stall_mark + self._stall_written:  # the peer read some: go on
             self._stall_mark = pending
+            self._stall_written = 0
             self._stall_timer = self._loop.call_later(self._write_stall_timeout, self._check_stall)
             return
         gen_log.warning(
@@ -891,7 +903,7 @@ class ServerConnection:
     def _write_framed(self, frame: bytes, length: int) -> asyncio.Future[None]:
         """Write a whole small frame (header and payload built already)."""
         transport = self._transport
-        if transport.get_write_buffer_size() + self._batch_size + length > self._max_write_buffer:
+        if transport.get_write_buffer_size() + self._batch_size + length > self._write_limit:
             return self._write_frame(frame[0], frame[-length:] if length else b"")
         if not self._batching and not (_SCOPE.open and self._join_scope()):
             transport.write(frame)
@@ -915,8 +927,8 @@ class ServerConnection:
         transport = self._transport
         length = len(data)
         pending = transport.get_write_buffer_size() + self._batch_size + length
-        if pending > self._max_write_buffer and self._stall_timer is None:
-            self._throttle(pending)
+        if pending > self._write_limit:  # past max_write_buffer, or throttled already
+            self._over_limit(pending, length)
         if not self._batching and _SCOPE.open:
             self._join_scope()
         if self._batching:
