@@ -178,15 +178,21 @@ async def test_futures_resolve_on_flush_and_fail_on_close() -> None:
 
 @pytest.mark.asyncio
 async def test_a_subscriber_that_does_not_read_stays_bounded() -> None:
-    """A subscriber that never reads gets at most the write-buffer limit queued for it; the
-    others get everything in order."""
+    """A subscriber that never reads is dropped once nothing has left its buffer for
+    ``write_stall_timeout`` (issue 10's write-buffer policy: past the limit it is throttled,
+    not dropped at once); the others get everything in order."""
     limit = 256 * 1024
     room = Room()
     room.expected = 2
     payload = "y" * 60_000
     count = 300  # 18 MB: far past the limit and the kernel's socket buffers
     async with (
-        running(app(room, Watch), shutdown_timeout=2.0, max_write_buffer=limit) as server,
+        running(
+            app(room, Watch),
+            shutdown_timeout=2.0,
+            max_write_buffer=limit,
+            write_stall_timeout=0.2,
+        ) as server,
         raw_websocket(server, "/sub") as stalled,
         aio_ws(server, "/sub") as reader,
     ):
@@ -196,8 +202,12 @@ async def test_a_subscriber_that_does_not_read_stays_bounded() -> None:
             for i in range(count):  # the reader keeps up: one message at a time
                 await pub.send_str(f"{i:05d}" + payload)
                 assert await receive(reader, 1) == [("TEXT", f"{i:05d}" + payload)]
+            stalled_connection = room.subscribers[0].ws_connection
+            assert stalled_connection is not None
+            # Nothing leaves its buffer: it is dropped after the stall timeout.
+            await wait(asyncio.shield(stalled_connection.closed))
     assert room.peaks, "no broadcast saw the stalled subscriber"
-    assert max(room.peaks) <= limit + len(payload) + 16
+    assert max(room.peaks) > limit  # throttled past the limit, not dropped at it
 
 
 class Watch(Publisher):
