@@ -133,7 +133,10 @@ def plugin_args() -> list[str]:
 def test_fixtures_in_a_user_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     pytester.makeconftest(USER_CONFTEST)
-    pytester.makeini("[pytest]\nasyncio_mode = strict\nfilterwarnings = error\n")
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error\n"
+    )
     result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:randomly", timeout=120)
     result.assert_outcomes(passed=10)
 
@@ -178,7 +181,9 @@ def test_entry_point_of_an_installed_copy(tmp_path: Path) -> None:
     project.mkdir()
     (project / "test_user.py").write_text(USER_TESTS)
     (project / "conftest.py").write_text(USER_CONFTEST)
-    (project / "pytest.ini").write_text("[pytest]\nasyncio_mode = strict\n")
+    (project / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(copy)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
