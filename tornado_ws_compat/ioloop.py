@@ -36,8 +36,8 @@ _F = TypeVar("_F", bound="asyncio.Future[Any] | concurrent.futures.Future[Any]")
 
 # Set to anything but ``""``/``"0"`` to create plain asyncio loops instead of uvloop's.
 _NO_UVLOOP_ENV = "TORNADO_WS_COMPAT_NO_UVLOOP"
-#: Seconds a graceful stop on SIGINT/SIGTERM waits for WebSockets to close (Tornado's 5 s
-#: close timeout).
+#: Seconds a graceful stop on SIGINT/SIGTERM waits for WebSockets to close, unless the server
+#: registered another (its application's ``websocket_close_timeout``): Tornado's 5 s.
 _GRACEFUL_STOP_TIMEOUT = 5.0
 
 
@@ -94,16 +94,23 @@ def _bind(callback: Callable[..., object], args: Any, kwargs: Any) -> Callable[[
 
 #: Servers started on a loop (``register_server``), stopped gracefully by ``IOLoop.start``'s
 #: SIGINT/SIGTERM handling.
-_servers: weakref.WeakKeyDictionary[Any, asyncio.AbstractEventLoop] = weakref.WeakKeyDictionary()
+_servers: weakref.WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class GracefulServer(Protocol):
     async def shutdown(self, timeout: float) -> None: ...
 
 
-def register_server(server: GracefulServer, loop: asyncio.AbstractEventLoop) -> None:
-    """Let ``IOLoop.start`` shut ``server`` down gracefully on SIGINT/SIGTERM."""
-    _servers[server] = loop
+def register_server(
+    server: GracefulServer,
+    loop: asyncio.AbstractEventLoop,
+    timeout: float = _GRACEFUL_STOP_TIMEOUT,
+) -> None:
+    """Let ``IOLoop.start`` shut ``server`` down gracefully on SIGINT/SIGTERM, giving its
+    WebSockets ``timeout`` seconds to finish their closing handshake."""
+    _servers[server] = (loop, timeout)
 
 
 def _install_graceful_stop(loop: asyncio.AbstractEventLoop, received: list[int]) -> list[int]:
@@ -118,7 +125,11 @@ def _install_graceful_stop(loop: asyncio.AbstractEventLoop, received: list[int])
             loop.stop()  # a second signal: no more waiting
             return
         received.append(signum)
-        servers = [server for server, owner in list(_servers.items()) if owner is loop]
+        servers = [
+            (server, timeout)
+            for server, (owner, timeout) in list(_servers.items())
+            if owner is loop
+        ]
         app_log.info(
             "Received %s: shutting down %d server(s) gracefully",
             signal.Signals(signum).name,
@@ -127,7 +138,7 @@ def _install_graceful_stop(loop: asyncio.AbstractEventLoop, received: list[int])
 
         async def shutdown() -> None:
             await asyncio.gather(
-                *(server.shutdown(_GRACEFUL_STOP_TIMEOUT) for server in servers),
+                *(server.shutdown(timeout) for server, timeout in servers),
                 return_exceptions=True,
             )
 

@@ -505,7 +505,9 @@ class EngineServer:
         loop = asyncio.get_running_loop()
         if self._server is None:
             self._server = _Server(self, loop=loop, **self._server_options)
-            register_server(self, loop)  # IOLoop.start() stops it gracefully on a signal
+            # IOLoop.start() stops it gracefully on a signal, within the close timeout.
+            close_timeout = self.application.settings.get("websocket_close_timeout", 5.0)
+            register_server(self, loop, float(close_timeout))
         for sock in sockets:
             # create_server listens again: give it the backlog, or it uses its own 100.
             listener = await loop.create_server(
