@@ -21,7 +21,7 @@ from helpers import OP_BINARY, Probe, RawConnection, read_frame, upgrade_headers
 
 from tornado_ws_compat import web
 from tornado_ws_compat.testing import running
-from tornado_ws_compat.websocket import WebSocketHandler
+from tornado_ws_compat.websocket import WebSocketClosedError, WebSocketHandler
 
 pytestmark = pytest.mark.asyncio
 
@@ -162,3 +162,61 @@ async def test_peer_that_stops_reading_is_dropped_after_the_stall_timeout(
     pending = int(lines[0].split(": ")[1].split()[0])
     assert pending > MIB, lines
     assert "bytes pending, none read in 0.2 s; closing the connection" in lines[0]
+
+
+class Streamer(WebSocketHandler):
+    """On any message: write 256 KiB every 10 ms (a broadcast that never pauses)."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+
+    def on_message(self, message: str | bytes) -> None:
+        # A small kernel buffer: what the peer has not read stays in the server's own
+        # buffer, and each read the peer makes frees room at once.
+        transport: Any = self.ws_connection._transport  # type: ignore[union-attr]
+        transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024
+        )
+        self.ticks = 0
+        self.tick()
+
+    def tick(self) -> None:
+        if self.ws_connection is None or self.ticks >= 2000:  # bounded: 20 s at most
+            return
+        self.ticks += 1
+        try:
+            self.write_message(b"s" * (256 * 1024), binary=True)
+        except WebSocketClosedError:
+            return
+        asyncio.get_running_loop().call_later(0.01, self.tick)
+
+    def on_close(self) -> None:
+        self.probe.record("on_close")
+
+
+async def test_reader_slower_than_the_writes_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that keeps reading, but far more slowly than it is written to, would make
+    the server's buffer grow without bound: once what waits for it has grown at two stall
+    checks in a row, it is dropped, with one log line."""
+    caplog.set_level(logging.WARNING, logger="tornado.general")
+    probe = Probe()
+    app = web.Application([("/ws", Streamer, {"probe": probe})])
+    async with running(app, max_write_buffer=MIB, write_stall_timeout=0.2) as server:
+        conn = await _small_window_client(server)
+        try:
+            await conn.send_text("go")
+            dropped = asyncio.ensure_future(probe.wait("on_close", timeout=15))
+            while not dropped.done():  # about 64 KiB every 20 ms: it reads, slowly
+                try:
+                    await asyncio.wait_for(conn.reader.read(65536), 0.5)
+                except TimeoutError:
+                    pass
+                await asyncio.sleep(0.02)  # pacing a slow reader, not waiting for an event
+            await dropped
+        finally:
+            await conn.aclose()
+    lines = [r.getMessage() for r in caplog.records if r.name == "tornado.general"]
+    assert len(lines) == 1, lines
+    assert "bytes pending and growing for 0.4 s" in lines[0], lines

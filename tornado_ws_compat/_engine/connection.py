@@ -466,6 +466,7 @@ class ServerConnection:
         "_pinger",
         "_protocol",
         "_selected_subprotocol",
+        "_stall_growth",
         "_stall_mark",
         "_stall_timer",
         "_stall_written",
@@ -511,6 +512,7 @@ class ServerConnection:
         self._stall_timer: asyncio.TimerHandle | None = None  # set while throttled
         self._stall_mark = 0  # bytes pending at the last stall check (or the throttle)
         self._stall_written = 0  # bytes written since then
+        self._stall_growth = 0  # stall checks in a row at which more was pending than before
         self._write_limit = max_write_buffer  # -1 while throttled
         self._compressed = agreement is not None
         self._compressor = (
@@ -795,6 +797,7 @@ class ServerConnection:
         self._write_limit = -1  # every write until the flush comes here, to be counted
         self._stall_mark = pending
         self._stall_written = 0
+        self._stall_growth = 0
         self._stall_timer = self._loop.call_later(self._write_stall_timeout, self._check_stall)
         self._protocol._pause_reading_for_buffer()
         self._flush_future().add_done_callback(self._unthrottle)
@@ -819,10 +822,26 @@ class ServerConnection:
         if transport.is_closing():
             return
         pending = transport.get_write_buffer_size() + self._batch_size
-        if pending < self._stall_mark + self._stall_written:  # the peer read some: go on
-            self._stall_mark = pending
-            self._stall_written = 0
-            self._stall_timer = self._loop.call_later(self._write_stall_timeout, self._check_stall)
+        if pending < self._stall_mark + self._stall_written:  # the peer read some
+            # It reads; but if more waits for it than at the last check, twice in a row, it
+            # reads more slowly than it is written to (a broadcast outpacing it) and its
+            # buffer would grow without bound. A one-off burst grows in one window at most.
+            self._stall_growth = self._stall_growth + 1 if pending > self._stall_mark else 0
+            if self._stall_growth < 2:
+                self._stall_mark = pending
+                self._stall_written = 0
+                self._stall_timer = self._loop.call_later(
+                    self._write_stall_timeout, self._check_stall
+                )
+                return
+            gen_log.warning(
+                "WebSocket to %s: %d bytes pending and growing for %g s (it reads more slowly "
+                "than it is written to); closing the connection",
+                self._peer(),
+                pending,
+                2 * self._write_stall_timeout,
+            )
+            self.abort()
             return
         gen_log.warning(
             "WebSocket to %s: %d bytes pending, none read in %g s; closing the connection",
