@@ -13,7 +13,7 @@ import collections
 import datetime
 import types
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from tornado_ws_compat import gen
 from tornado_ws_compat.concurrent import future_set_result_unless_cancelled
@@ -147,7 +147,35 @@ class _ReleasingContextManager:
         self._obj.release()
 
 
-class Semaphore(_Waiters):
+class _AsyncWithOnly:
+    """``async with`` acquires and releases; a plain ``with`` raises, with Tornado's message."""
+
+    _with_refused = ""
+
+    def __enter__(self) -> None:
+        raise RuntimeError(self._with_refused)
+
+    def __exit__(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.__enter__()
+
+    async def __aenter__(self) -> None:
+        await cast(Any, self).acquire()
+
+    async def __aexit__(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        cast(Any, self).release()
+
+
+class Semaphore(_Waiters, _AsyncWithOnly):
     """A counter: `acquire` decrements it or waits while it is zero; `release` increments it.
 
     ``async with semaphore:`` acquires and releases; a plain ``with`` raises RuntimeError.
@@ -192,27 +220,8 @@ class Semaphore(_Waiters):
         _on_timeout(waiter, timeout, expire)
         return waiter
 
-    def __enter__(self) -> None:
-        raise RuntimeError("Use 'async with' instead of 'with' for Semaphore")
-
-    def __exit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        self.__enter__()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.release()
+    #: Tornado 6.6.1's message for a plain ``with``.
+    _with_refused = "Use 'async with' instead of 'with' for Semaphore"
 
 
 class BoundedSemaphore(Semaphore):
@@ -229,7 +238,7 @@ class BoundedSemaphore(Semaphore):
         super().release()
 
 
-class Lock:
+class Lock(_AsyncWithOnly):
     """A mutex for coroutines: ``async with lock:`` (or ``with (yield lock.acquire()):``)."""
 
     def __init__(self) -> None:
@@ -249,24 +258,4 @@ class Lock:
         except ValueError:
             raise RuntimeError("release unlocked lock") from None
 
-    def __enter__(self) -> None:
-        raise RuntimeError("Use `async with` instead of `with` for Lock")
-
-    def __exit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.__enter__()
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.release()
+    _with_refused = "Use `async with` instead of `with` for Lock"
