@@ -447,6 +447,8 @@ class ServerConnection:
     """
 
     __slots__ = (
+        "_backlog",
+        "_backlog_size",
         "_batch",
         "_batch_size",
         "_batch_start",
@@ -539,6 +541,12 @@ class ServerConnection:
         self._batch_start = 0.0  # perf_counter() when the batch began (see flush_late)
         self._batch_waiter: asyncio.Future[None] | None = None
         self._pending_pong: bytes | None = None
+        # Frames written while the transport still holds unsent bytes wait here and go to it
+        # together once it has drained: CPython 3.12/3.13's selector transport sums its
+        # whole buffer on every write (get_write_buffer_size), so handing it frame after
+        # frame for a peer that does not read costs O(n^2); here each costs an append.
+        self._backlog: list[bytes] = []
+        self._backlog_size = 0
         self._close_timer: asyncio.TimerHandle | None = None
         # Every byte left in the socket buffer pauses writing, so that resume_writing
         # means "all flushed": the signal write_message's future resolves on.
@@ -768,6 +776,8 @@ class ServerConnection:
         """Close TCP once the frames already written are flushed; abort if that stalls."""
         self._cancel_timers()
         self.flush_writes()
+        if self._backlog:
+            self._release_backlog()  # close() sends what the transport holds, then closes
         transport = self._transport
         transport.close()
         if transport.get_write_buffer_size() and not self._closed.done():
@@ -821,7 +831,7 @@ class ServerConnection:
         transport = self._transport
         if transport.is_closing():
             return
-        pending = transport.get_write_buffer_size() + self._batch_size
+        pending = transport.get_write_buffer_size() + self._backlog_size + self._batch_size
         if pending < self._stall_mark + self._stall_written:  # the peer read some
             # It reads; but if more waits for it than at the last check, twice in a row, it
             # reads more slowly than it is written to (a broadcast outpacing it) and its
@@ -897,21 +907,20 @@ class ServerConnection:
             if waiter is not None:
                 _fail_quietly(waiter)
             return
-        if len(batch) == 1:
+        if self._backlog or transport.get_write_buffer_size():
+            self._backlog += batch
+            self._backlog_size += self._batch_size
+        elif len(batch) == 1:
             transport.write(batch[0])
         else:
-            transport.writelines(batch)  # uvloop sends these with one writev, no join
-            if transport.get_write_buffer_size():
-                # CPython 3.12.0-3.12.x and 3.13.0's selector writelines() leaves bytes
-                # buffered without pausing the protocol, so resume_writing (what flush
-                # futures wait for) would never come: setting the limits again makes any
-                # transport compare its buffer with them and pause (public API).
-                transport.set_write_buffer_limits(high=0)
+            self._write_lines(batch)
         batch.clear()
         self._batch_size = 0
         if waiter is None:
+            if self._backlog:
+                self._flush_future()  # something must hand the backlog over
             return
-        if not transport.get_write_buffer_size():
+        if not self._backlog and not transport.get_write_buffer_size():
             waiter.set_result(None)
         elif self._flush_waiter is None or self._flush_waiter.done():
             self._flush_waiter = waiter  # resolved (or failed) when the buffer drains
@@ -919,12 +928,43 @@ class ServerConnection:
         else:
             self._flush_waiter.add_done_callback(lambda done: _copy_outcome(done, waiter))
 
+    def _write_lines(self, frames: list[bytes]) -> None:
+        transport = self._transport
+        transport.writelines(frames)  # uvloop sends these with one writev, no join
+        if transport.get_write_buffer_size():
+            # CPython 3.12.0-3.12.x and 3.13.0's selector writelines() leaves bytes
+            # buffered without pausing the protocol, so resume_writing (what flush
+            # futures wait for) would never come: setting the limits again makes any
+            # transport compare its buffer with them and pause (public API).
+            transport.set_write_buffer_limits(high=0)
+
+    def _hold(self, data: bytes) -> asyncio.Future[None]:
+        """Keep ``data`` in the backlog (the transport still holds bytes)."""
+        self._backlog.append(data)
+        self._backlog_size += len(data)
+        return self._flush_future()
+
+    def _release_backlog(self) -> None:
+        """Hand the backlog to the transport (its buffer has drained): one write."""
+        backlog = self._backlog
+        self._backlog = []
+        self._backlog_size = 0
+        if self._transport.is_closing():
+            return
+        if len(backlog) <= 4:  # a large frame is a header and its payload: no copy
+            self._write_lines(backlog)
+        else:
+            self._transport.write(b"".join(backlog))
+
     def _write_framed(self, frame: bytes, length: int) -> asyncio.Future[None]:
         """Write a whole small frame (header and payload built already)."""
         transport = self._transport
-        if transport.get_write_buffer_size() + self._batch_size + length > self._write_limit:
+        unsent = transport.get_write_buffer_size() + self._backlog_size
+        if unsent + self._batch_size + length > self._write_limit:
             return self._write_frame(frame[0], frame[-length:] if length else b"")
         if not self._batching and not (_SCOPE.open and self._join_scope()):
+            if unsent:
+                return self._hold(frame)
             transport.write(frame)
             return self._written()
         self._batch.append(frame)
@@ -945,7 +985,8 @@ class ServerConnection:
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
         transport = self._transport
         length = len(data)
-        pending = transport.get_write_buffer_size() + self._batch_size + length
+        unsent = transport.get_write_buffer_size() + self._backlog_size
+        pending = unsent + self._batch_size + length
         if pending > self._write_limit:  # past max_write_buffer, or throttled already
             self._over_limit(pending, length)
         if not self._batching and _SCOPE.open:
@@ -962,6 +1003,11 @@ class ServerConnection:
             if waiter is None:
                 waiter = self._batch_waiter = self._loop.create_future()
             return waiter
+        if unsent:
+            if length > _COPY_LIMIT:
+                self._hold(_frame_header(first_byte, length))
+                return self._hold(data)
+            return self._hold(_frame_header(first_byte, length) + data)
         if length > _COPY_LIMIT:
             transport.write(_frame_header(first_byte, length))
             transport.write(data)
@@ -996,14 +1042,27 @@ class ServerConnection:
         transport = self._transport
         protocol = self._protocol
         try:
-            # "Flushed" means the transport's buffer is empty, whatever woke the drain.
-            while transport.get_write_buffer_size():
-                if not protocol.writing_paused:
-                    transport.set_write_buffer_limits(high=0)  # pauses: size > 0
+            # "Flushed" means the backlog and the transport's buffer are empty, whatever
+            # woke the drain.
+            while True:
+                if transport.get_write_buffer_size():
                     if not protocol.writing_paused:
-                        raise ConnectionResetError("the transport does not pause writing")
-                await protocol._drain_helper()
+                        transport.set_write_buffer_limits(high=0)  # pauses: size > 0
+                        if not protocol.writing_paused:
+                            raise ConnectionResetError("the transport does not pause writing")
+                    await protocol._drain_helper()
+                elif self._backlog and not transport.is_closing():
+                    self._release_backlog()
+                else:
+                    break
         except (ConnectionError, RuntimeError):
+            self._backlog = []
+            self._backlog_size = 0
+            _fail_quietly(waiter)
+            return
+        if self._backlog:  # the transport closed before it was handed over
+            self._backlog = []
+            self._backlog_size = 0
             _fail_quietly(waiter)
             return
         if not waiter.done():
@@ -1017,7 +1076,7 @@ class ServerConnection:
         # recent ping is allowed; so one pong waits at most while the buffer drains.
         if self.lifecycle.server_terminated or self._transport.is_closing():
             return
-        if self._transport.get_write_buffer_size():
+        if self._backlog or self._transport.get_write_buffer_size():
             self._pending_pong = data
             self._flush_future()
             return
