@@ -218,6 +218,4 @@ class Watch(Publisher):
         if self.room.subscribers:
             connection = self.room.subscribers[0].ws_connection
             if connection is not None and not connection.is_closing():
-                self.room.peaks.append(
-                    connection._transport.get_write_buffer_size() + connection._batch_size
-                )
+                self.room.peaks.append(connection.unsent_bytes())

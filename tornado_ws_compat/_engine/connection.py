@@ -619,6 +619,11 @@ class ServerConnection:
         action, payload = self.lifecycle.local_close(code, reason)
         self._apply(action, payload)
 
+    def unsent_bytes(self) -> int:
+        """Bytes written and not yet taken by the kernel: the transport's buffer, the frames
+        held back while it drains, and the frames of the batch being built."""
+        return self._transport.get_write_buffer_size() + self._backlog_size + self._batch_size
+
     def abort(self) -> None:
         """Drop the TCP connection now (Tornado's ``_abort``). Frames already written go to
         the socket first, as Tornado's did; what the kernel has not taken is discarded."""
@@ -831,7 +836,7 @@ class ServerConnection:
         transport = self._transport
         if transport.is_closing():
             return
-        pending = transport.get_write_buffer_size() + self._backlog_size + self._batch_size
+        pending = self.unsent_bytes()
         if pending < self._stall_mark + self._stall_written:  # the peer read some
             # It reads; but if more waits for it than at the last check, twice in a row, it
             # reads more slowly than it is written to (a broadcast outpacing it) and its
