@@ -175,11 +175,9 @@ class WebSocketHandler(web.RequestHandler):
             self.log_exception(*sys.exc_info())
             channel.abandon()
             return
-        try:
-            await channel.run()
-        except asyncio.CancelledError:
-            channel.abort()  # the socket goes; on_close still runs when it is gone
-            raise
+        # Messages flow from here on, each delivered from the socket's callback: the
+        # request (and its task) ends now; the connection lives on its own.
+        channel.run()
 
     def _detach_http_methods(self) -> None:
         # After the upgrade these raise, as in Tornado (WebSocketHandler._detach_stream).

@@ -40,7 +40,7 @@ from tornado_ws_compat.lifecycle import (
 from tornado_ws_compat.log import gen_log
 
 if TYPE_CHECKING:
-    from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
+    from aiohttp.base_protocol import BaseProtocol
 
     from tornado_ws_compat.extensions import DeflateAgreement
     from tornado_ws_compat.websocket import WebSocketHandler
@@ -489,7 +489,7 @@ class ServerConnection:
     def __init__(
         self,
         handler: WebSocketHandler,
-        protocol: AiohttpProtocol,
+        protocol: BaseProtocol,
         transport: asyncio.Transport,
         params: WebSocketParams,
         agreement: DeflateAgreement | None,
@@ -649,6 +649,8 @@ class ServerConnection:
             self._spawn(self._drain())
         else:
             self.held = False
+            if self._peer_eof:  # the peer half-closed during open: close now
+                self.peer_eof()
         return self._closed
 
     # ---- inbound: called by _Inbox from the transport's data_received ----

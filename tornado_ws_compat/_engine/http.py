@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
@@ -84,13 +85,13 @@ def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
 class _ClosedView:
     """The part of Tornado's IOStream a request handler may ask about: ``closed()``."""
 
-    __slots__ = ("_request",)
+    __slots__ = ("_connection",)
 
-    def __init__(self, request: BaseRequest) -> None:
-        self._request = request
+    def __init__(self, connection: _RequestConnection) -> None:
+        self._connection = connection
 
     def closed(self) -> bool:
-        transport = self._request.transport
+        transport = self._connection.transport
         return transport is None or transport.is_closing()
 
 
@@ -130,6 +131,7 @@ class _RequestConnection:
         "_request",
         "_server",
         "_stream",
+        "_upgraded",
         "done",
         "handler",
         "response",
@@ -138,7 +140,9 @@ class _RequestConnection:
 
     def __init__(self, server: EngineServer, request: BaseRequest) -> None:
         self._server = server
-        self._request = request
+        self._request: BaseRequest | None = request
+        # The transport, once a WebSocket owns it (the aiohttp request is released then).
+        self._upgraded: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self.response: web.StreamResponse | None = None
         self._stream: web.StreamResponse | None = None
@@ -152,7 +156,21 @@ class _RequestConnection:
     def stream(self) -> _ClosedView:
         """``request.connection.stream.closed()``, which Tornado 2.x-4.x long-polling
         handlers check before finishing (Tornado's own chat demo does)."""
-        return _ClosedView(self._request)
+        return _ClosedView(self)
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport (None once it is gone)."""
+        if self._upgraded is not None:
+            return self._upgraded
+        request = self._request
+        return None if request is None else request.transport
+
+    def _aiohttp_request(self) -> BaseRequest:
+        request = self._request
+        if request is None:  # after a WebSocket upgrade: no more HTTP on this connection
+            raise WebSocketClosedError()
+        return request
 
     def write(
         self, status: int, reason: str, headers: HTTPHeaders, chunk: bytes, finishing: bool
@@ -190,7 +208,7 @@ class _RequestConnection:
                 self._stream = web.StreamResponse(
                     status=status, reason=reason, headers=_aiohttp_headers(headers)
                 )
-                await self._stream.prepare(self._request)
+                await self._stream.prepare(self._aiohttp_request())
                 self.response = self._stream
             if chunk:
                 await self._stream.write(chunk)
@@ -231,7 +249,7 @@ class _RequestConnection:
     async def accept_websocket(
         self, handler: WebSocketHandler, headers: HTTPHeaders, params: WebSocketParams
     ) -> ServerConnection:
-        request = self._request
+        request = self._aiohttp_request()
         agreement = None
         if params.compression_options is not None:
             agreement = negotiate_deflate(request.headers.get("Sec-WebSocket-Extensions"))
@@ -245,9 +263,22 @@ class _RequestConnection:
         if transport is None or transport.is_closing():
             raise WebSocketClosedError()
         self.response = response
+        # From here the WebSocket owns the transport: its bytes go to a small protocol of
+        # its own, and aiohttp's HTTP protocol (parser, queues, timers, the tasks of this
+        # request) ends with this request instead of living as long as the socket.
+        ws_protocol = _WebSocketProtocol(self._loop, transport, self._server)
+        ws_protocol._paused = protocol._paused
+        reading_paused = protocol._reading_paused or protocol._buffer_paused
+        tail, protocol._message_tail = protocol._message_tail, b""
+        protocol.keep_alive(False)
+        transport.set_protocol(ws_protocol)
+        protocol.transport = None  # so that aiohttp neither writes to it nor closes it
+        if protocol._manager is not None:
+            Server.connection_lost(protocol._manager, protocol)  # aiohttp's bookkeeping only
+        self._upgraded = transport
         connection = ServerConnection(
             handler,
-            protocol,
+            ws_protocol,
             transport,
             params,
             agreement,
@@ -255,19 +286,69 @@ class _RequestConnection:
             max_write_buffer=self._server.max_write_buffer,
             write_stall_timeout=self._server.write_stall_timeout,
         )
+        ws_protocol.frames = connection.parser
+        ws_protocol.connection = connection
         self.websocket = connection
         self._server.websockets.add(connection)
-        protocol.set_parser(connection.parser)  # type: ignore[arg-type]
-        protocol.keep_alive(False)
-        # aiohttp keeps its HTTP parser for the connection's life, but an upgraded
-        # connection never reads HTTP again (data_received goes to the payload parser):
-        # release it, about 0.7 KB per idle WebSocket.
-        protocol._parser = None
+        if reading_paused:
+            ws_protocol._resume_transport_reading()
+        if tail:  # frames that came with (or right after) the request
+            ws_protocol.data_received(tail)
         self._finish()
         return connection
 
+    def release_request(self) -> None:
+        """The request is over and a WebSocket owns the connection: let aiohttp's request,
+        response and protocol go (``request.connection`` stays, for ``stream.closed()``)."""
+        self._request = None
+        self.response = None
+        self._stream = None
+
     def set_nodelay(self, value: bool) -> None:
-        set_nodelay(self._request.transport, value)
+        set_nodelay(self.transport, value)
+
+
+class _WebSocketProtocol(BaseProtocol):
+    """The transport's protocol once a WebSocket is accepted: what the socket delivers goes
+    straight to the connection's frame parser (:class:`FrameGuard`). Flow control (pausing
+    reads, waiting for drains) is aiohttp's ``BaseProtocol``, which the reader expects."""
+
+    __slots__ = ("_done", "_engine", "connection", "frames")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, engine: EngineServer
+    ) -> None:
+        super().__init__(loop)
+        self._upgraded = True  # no HTTP parser to pause or resume (BaseProtocol)
+        self.transport = transport
+        self._engine = engine
+        self._done = False
+        self.frames: FrameGuard | None = None
+        self.connection: ServerConnection | None = None
+
+    def data_received(self, data: bytes) -> None:
+        frames = self.frames
+        if self._done or frames is None:
+            return
+        if frames.feed_data(data)[0]:
+            self._done = True  # the reader failed: nothing more is parsed
+
+    def eof_received(self) -> bool:
+        # The peer half-closed: keep our side open so that replies to what it sent before
+        # its FIN still go out; the connection then closes itself.
+        if self.frames is not None:
+            self.frames.feed_peer_eof()
+        return True
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)  # wakes a writer waiting for a drain
+        self._done = True
+        frames, self.frames = self.frames, None
+        if frames is not None:
+            frames.feed_eof()
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            self._engine.websocket_lost(connection)
 
 
 class _HeadLimit:
@@ -373,15 +454,6 @@ class _Protocol(AiohttpProtocol):
             response.force_close()
             return response
         return super().handle_error(request, status, exc, message)
-
-    def eof_received(self) -> bool | None:  # type: ignore[override]
-        parser = self._payload_parser
-        if isinstance(parser, FrameGuard):
-            # The peer half-closed a WebSocket: keep our side open so that replies to what
-            # it sent before its FIN still go out; the connection then closes itself.
-            parser.feed_peer_eof()
-            return True
-        return super().eof_received()
 
 
 class _Server(Server):
@@ -563,6 +635,14 @@ class EngineServer:
         for protocol, rechecks in late.items():
             self._judge_head(protocol, rechecks)
 
+    def websocket_lost(self, connection: ServerConnection) -> None:
+        """A WebSocket's socket is gone: forget it once its ``on_close`` has run."""
+        closed = connection.closed
+        if closed.done():
+            self.websockets.discard(connection)
+        else:  # a coroutine hook still holds its messages
+            closed.add_done_callback(lambda _: self.websockets.discard(connection))
+
     def head_done(self, protocol: AiohttpProtocol) -> None:
         """A request head completed (or the connection ended): its deadline no longer runs."""
         self.awaiting_head.pop(protocol, None)
@@ -654,13 +734,15 @@ class EngineServer:
             pass
         finally:
             self.pending.pop(protocol, None)
-            if request_connection.websocket is not None:
-                self.websockets.discard(request_connection.websocket)
             # The handler and this object refer to each other through the request; let
             # their memory go now rather than at the next full garbage collection.
             request_connection.handler = None
             request_connection.websocket = None
         response = request_connection.response
+        if request_connection._upgraded is not None:
+            request_connection.release_request()
+            assert response is not None
+            return response  # the 101, sent already; aiohttp is done with this connection
         if response is None:
             transport = aio_request.transport
             if transport is not None and not transport.is_closing():
@@ -688,7 +770,7 @@ class EngineServer:
         for protocol in list(server.connections):
             # WebSockets stay; so do connections already lost whose handler still runs (a
             # long poll that ignores on_connection_close: Tornado does not wait for it either).
-            if protocol.transport is None or isinstance(protocol._payload_parser, FrameGuard):
+            if protocol.transport is None:
                 continue
             waiter = self.closing.get(protocol)
             if waiter is None:
