@@ -142,3 +142,72 @@ async def test_echo_example_sigterm_keeps_its_output() -> None:
     assert run["client"] == GOING_AWAY
     assert run["stdout"] == ["WebSocket opened", "WebSocket closed"]
     assert run["status"] == -signal.SIGTERM
+
+
+BUSY_PROGRAM = """
+import time
+from {package} import httpserver, ioloop, netutil, web, websocket
+
+class Busy(websocket.WebSocketHandler):
+    def on_message(self, message):
+        print("busy", flush=True)
+        time.sleep(3600)  # a blocking call: the loop gets no control back
+
+sockets = netutil.bind_sockets(0, "127.0.0.1")
+server = httpserver.HTTPServer(web.Application([("/ws", Busy)]))
+server.add_sockets(sockets)
+print("port", sockets[0].getsockname()[1], flush=True)
+ioloop.IOLoop.current().start()
+"""
+
+
+async def _interrupt_busy(program: Path) -> tuple[int, int, str]:
+    """Start ``program``, make its on_message block, then send SIGINT (again every second,
+    ten times at most) until the process ends: signals sent, exit status, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(program),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
+        port = line.split()[1]
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                await ws.send_str("block")
+                assert await asyncio.wait_for(process.stdout.readline(), 10) == b"busy\n"
+                sent = 0
+                while process.returncode is None and sent < 10:
+                    process.send_signal(signal.SIGINT)
+                    sent += 1
+                    try:
+                        await asyncio.wait_for(process.wait(), 1)
+                    except TimeoutError:
+                        continue
+        err = await asyncio.wait_for(process.stderr.read(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return sent, process.returncode, err.decode()
+
+
+async def test_ctrl_c_reaches_a_busy_callback(tmp_path: Path) -> None:
+    """An on_message that blocks keeps the loop from ever running a graceful stop. Tornado:
+    the first Ctrl-C raises KeyboardInterrupt inside it. Here the first asks for the
+    graceful stop, which cannot start; the second raises KeyboardInterrupt inside the
+    callback, as on Tornado, instead of leaving a process that only SIGKILL ends."""
+    runs = {}
+    for package in ("tornado", "tornado_ws_compat"):
+        program = tmp_path / f"busy_{package}.py"
+        program.write_text(BUSY_PROGRAM.format(package=package))
+        runs[package] = await _interrupt_busy(program)
+    (tornado_sent, tornado_status, tornado_err) = runs["tornado"]
+    (sent, status, err) = runs["tornado_ws_compat"]
+    assert (tornado_sent, tornado_status) == (1, -signal.SIGINT), tornado_err
+    assert (sent, status) == (2, -signal.SIGINT), err
+    for stderr in (tornado_err, err):
+        assert ", in on_message\n" in stderr and stderr.strip().endswith("KeyboardInterrupt")

@@ -113,18 +113,18 @@ def register_server(
     _servers[server] = (loop, timeout)
 
 
-def _install_graceful_stop(loop: asyncio.AbstractEventLoop, received: list[int]) -> list[int]:
+def _install_graceful_stop(loop: asyncio.AbstractEventLoop, received: list[int]) -> dict[int, Any]:
+    """Handle SIGINT/SIGTERM for ``IOLoop.start``; returns the handlers to put back."""
     if threading.current_thread() is not threading.main_thread():
-        return []
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+        return {}
+    defaults: dict[int, Any] = {
+        signal.SIGINT: signal.default_int_handler,
+        signal.SIGTERM: signal.SIG_DFL,
+    }
     if any(signal.getsignal(signum) is not default for signum, default in defaults.items()):
-        return []  # the program handles signals itself: leave them to it
+        return {}  # the program handles signals itself: leave them to it
 
     def stop_gracefully(signum: int) -> None:
-        if received:
-            loop.stop()  # a second signal: no more waiting
-            return
-        received.append(signum)
         servers = [
             (server, timeout)
             for server, (owner, timeout) in list(_servers.items())
@@ -144,14 +144,39 @@ def _install_graceful_stop(loop: asyncio.AbstractEventLoop, received: list[int])
 
         loop.create_task(shutdown()).add_done_callback(lambda _: loop.stop())
 
-    installed: list[int] = []
+    def on_signal(signum: int, _frame: object) -> None:
+        # A Python-level handler, not loop.add_signal_handler: Python runs it between two
+        # bytecodes of the main thread, also while a callback is busy (a CPU loop, a
+        # blocking call), where the loop would never get to a handler of its own.
+        if received:
+            if signum != signal.SIGINT:
+                # A SIGTERM while stopping already (a supervisor or the parent of workers
+                # repeating it, or passing a Ctrl-C on): the stop is bounded by the close
+                # timeout anyway, and SIGKILL is there for impatience.
+                return
+            # Ctrl-C again: no more waiting. KeyboardInterrupt is raised where the program
+            # is now, as on Tornado.
+            for default_signum, default in defaults.items():
+                signal.signal(default_signum, default)
+            raise KeyboardInterrupt
+        received.append(signum)
+        loop.call_soon_threadsafe(stop_gracefully, signum)
+
     for signum in defaults:
+        signal.signal(signum, on_signal)
+    return defaults
+
+
+def _end_by_sigterm() -> None:
+    """SIGTERM's default action, as the process would have had without us. That action does
+    not flush Python's buffers: what on_close printed to a pipe would be lost."""
+    for stream in (sys.stdout, sys.stderr):
         try:
-            loop.add_signal_handler(signum, stop_gracefully, signum)
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
-            continue
-        installed.append(signum)
-    return installed
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # None, closed or broken
+            pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class IOLoop:
@@ -290,7 +315,9 @@ class IOLoop:
         gracefully (each open WebSocket gets 1001 "going away" and its ``on_close``, within
         the close timeout), then acts as on Tornado: SIGINT raises ``KeyboardInterrupt``
         out of ``start()``, SIGTERM ends the process with the default action. A second
-        signal during that shutdown stops the loop at once.
+        SIGINT raises ``KeyboardInterrupt`` at once, wherever the program is (inside a
+        callback that blocks the loop too, where the graceful stop cannot start); a SIGTERM
+        during the stop changes nothing.
         """
         loop = self.asyncio_loop
         received: list[int] = []
@@ -298,21 +325,13 @@ class IOLoop:
         try:
             loop.run_forever()
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            for signum, handler in installed.items():
+                signal.signal(signum, handler)
         if not received:
             return
         if received[0] == signal.SIGINT:
             raise KeyboardInterrupt
-        # SIGTERM: the default action, as the process would have had without us. That action
-        # does not flush Python's buffers: what on_close printed to a pipe would be lost.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (AttributeError, OSError, ValueError):  # None, closed or broken
-                pass
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _end_by_sigterm()
 
     def stop(self) -> None:
         """Stop the loop after the current iteration; from any thread.
