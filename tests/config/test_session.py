@@ -114,6 +114,49 @@ def test_json_store_round_trip(tmp_path: Path) -> None:
     expired.close()
 
 
+def test_json_store_write_encodes_only_the_sessions_saved_since_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write's cost follows what changed, not the size of the store: 1,000 sessions, then
+    one saved, one deleted, one loaded again for the first time; the next write encodes the
+    saved and the reused ones only, and the file holds exactly what a fresh store has."""
+    from tornado_ws_compat.config import session as session_module
+
+    path = tmp_path / "sessions.json"
+    now = [1000.0]
+    store = JSONStore(str(path), expiry_days=1, clock=lambda: now[0])
+    sids = [f"{n:032x}" for n in range(1000)]
+    for sid in sids:
+        store.put(sid, {"n": 0})
+    store.flush()
+    encoded: list[object] = []
+    real_dumps = json.dumps
+
+    def counting_dumps(value: object) -> str:
+        encoded.append(value)
+        return real_dumps(value)
+
+    monkeypatch.setattr(session_module.json, "dumps", counting_dumps)
+    data = store.get(sids[1])  # loaded again: its "used" flag changes
+    assert data is not None
+    store.get(sids[0])["n"] = 5  # type: ignore[index]
+    store.save(sids[0])
+    store.delete(sids[2])
+    store.flush()
+    assert sorted(value for value in encoded if isinstance(value, str)) == [sids[0], sids[1]]
+    monkeypatch.undo()
+    written = json.loads(path.read_text())["sessions"]
+    assert len(written) == 999 and sids[2] not in written
+    assert written[sids[0]]["data"] == {"n": 5} and written[sids[1]]["used"] is True
+    # Least recently used first, as held: the two just loaded come last.
+    assert list(written)[-2:] == [sids[1], sids[0]]
+    # Expired sessions leave the file at the next write.
+    now[0] += 86400 + 1
+    store.put("f" * 32, {"fresh": True})
+    store.close()
+    assert list(json.loads(path.read_text())["sessions"]) == ["f" * 32]
+
+
 def test_json_store_skips_unserializable_sessions(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -251,7 +251,9 @@ class JSONStore(MemoryStore):
 
     :meth:`save` only marks the store dirty; the file is written ``flush_interval`` seconds
     later on the running loop (once, however many connections closed meanwhile), or by
-    :meth:`flush` / :meth:`close`.
+    :meth:`flush` / :meth:`close`. Each session's JSON is kept from one write to the next and
+    encoded again only when the session was saved (or first loaded again) since: a write
+    costs the sessions that changed plus one join, not an encoding of the whole store.
     """
 
     def __init__(
@@ -267,6 +269,9 @@ class JSONStore(MemoryStore):
         self.flush_interval = flush_interval
         self._dirty = False
         self._timer: asyncio.TimerHandle | None = None
+        # '"<sid>": {...}' of each session as last encoded, and the ids to encode again.
+        self._pieces: dict[str, str] = {}
+        self._stale: set[str] = set()
         self._lock_fd: int | None = None
         self._lock()
         try:
@@ -330,9 +335,26 @@ class JSONStore(MemoryStore):
         except ValueError as exc:
             raise ConfigurationError(f"{self.path} is not a session store: {exc}") from exc
 
+    def get(self, sid: str) -> dict[str, Any] | None:
+        entry = self._entries.get(sid)
+        first_reuse = entry is not None and not entry.used
+        data = super().get(sid)
+        if first_reuse and data is not None:
+            self._stale.add(sid)  # its "used" flag changed; written with the next change
+        return data
+
     def put(self, sid: str, data: dict[str, Any]) -> None:
         super().put(sid, data)
         self.save(sid)
+
+    def _add(self, sid: str, entry: _Entry) -> None:
+        super()._add(sid, entry)
+        self._stale.add(sid)
+
+    def _drop(self, sid: str) -> None:
+        super()._drop(sid)
+        self._pieces.pop(sid, None)
+        self._stale.discard(sid)
 
     def delete(self, sid: str) -> None:
         super().delete(sid)
@@ -340,6 +362,7 @@ class JSONStore(MemoryStore):
 
     def save(self, sid: str) -> None:
         """Mark the store changed; the file is written within ``flush_interval`` seconds."""
+        self._stale.add(sid)
         self._dirty = True
         if self._timer is not None:
             return
@@ -377,22 +400,28 @@ class JSONStore(MemoryStore):
 
     def close(self) -> None:
         try:
+            self._stale.update(self._entries)  # the last write encodes every session afresh
             self.flush()
         finally:
             self._unlock()
 
     def _render(self) -> str:
-        now = self.clock()
-        pieces = []
-        for sid, entry in self._entries.items():
-            if entry.expires <= now:
+        self.purge()  # expired sessions leave the file
+        pieces = self._pieces
+        for sid in self._stale:
+            entry = self._entries.get(sid)
+            if entry is None:  # deleted (or never stored) since it was saved
                 continue
             item = {"data": entry.data, "expires": entry.expires, "used": entry.used}
             try:
-                pieces.append(f"{json.dumps(sid)}: {json.dumps(item)}")
+                pieces[sid] = f"{json.dumps(sid)}: {json.dumps(item)}"
             except (TypeError, ValueError) as exc:
+                pieces.pop(sid, None)
                 app_log.error("Session %s not saved: %s", sid[:8], exc)
-        return f'{{"format": {_JSON_FORMAT}, "sessions": {{{", ".join(pieces)}}}}}'
+        self._stale.clear()
+        # Least recently used first, as the sessions are held (and loaded back).
+        ordered = [piece for sid in self._entries if (piece := pieces.get(sid)) is not None]
+        return f'{{"format": {_JSON_FORMAT}, "sessions": {{{", ".join(ordered)}}}}}'
 
 
 class SessionManager:
