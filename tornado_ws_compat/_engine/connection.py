@@ -596,17 +596,37 @@ class ServerConnection:
                 # frame is already built. Without deflate every socket gets the same bytes.
                 return self._write_framed(shared.frame, shared.size)
         # Tornado: the opcode follows ``binary`` only; str is sent as UTF-8 either way.
-        data = message.encode("utf-8") if isinstance(message, str) else message
+        data = message.encode() if isinstance(message, str) else message
         first_byte = 0x80 | (_OP_BINARY if binary else _OP_TEXT)
         if self._compressor is not None:
             data = self._compressor.compress(data)
             first_byte |= _RSV1
-        elif len(data) <= _COPY_LIMIT and type(message) in (str, bytes):
-            shared = _SHARED
-            shared.message, shared.binary = message, binary
-            shared.frame = _frame_header(first_byte, len(data)) + data
-            shared.size = len(data)
-            return self._write_framed(shared.frame, shared.size)
+        else:
+            length = len(data)
+            if length <= _COPY_LIMIT and (type(message) is str or type(message) is bytes):
+                frame = (
+                    _PACK_SHORT(first_byte, length) + data
+                    if length < 126
+                    else _frame_header(first_byte, length) + data
+                )
+                shared = _SHARED
+                shared.message = message
+                shared.binary = binary
+                shared.frame = frame
+                shared.size = length
+                if self._batching:
+                    # _write_framed's batch path, inlined: the replies to a read's messages.
+                    transport = self._transport
+                    batch_size = self._batch_size + length
+                    unsent = transport.get_write_buffer_size() + self._backlog_size
+                    if unsent + batch_size <= self._write_limit:
+                        self._batch.append(frame)
+                        self._batch_size = batch_size
+                        waiter = self._batch_waiter
+                        if waiter is None:
+                            waiter = self._batch_waiter = self._loop.create_future()
+                        return waiter
+                return self._write_framed(frame, length)
         return self._write_frame(first_byte, data)
 
     def write_ping(self, data: bytes) -> None:
@@ -973,7 +993,10 @@ class ServerConnection:
             if unsent:
                 return self._hold(frame)
             transport.write(frame)
-            return self._written()
+            if transport.get_write_buffer_size():
+                return self._flush_future()
+            flushed = self._flushed  # the socket took it all: done
+            return flushed if flushed is not None else self._written()
         self._batch.append(frame)
         self._batch_size += length
         waiter = self._batch_waiter
