@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 from tornado_ws_compat.errors import HTTPError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from tornado_ws_compat.lifecycle import WebSocketParams
 
 __all__ = [
@@ -250,6 +252,9 @@ class WebSocketChannel(Protocol):
     @property
     def selected_subprotocol(self) -> str | None: ...
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
     def write_message(self, message: str | bytes, binary: bool = False) -> Any: ...
 
     def write_ping(self, data: bytes) -> None: ...
@@ -450,6 +455,21 @@ def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> HTTPHeaders:
     headers = HTTPHeaders()
     for name, value in pairs:
         headers.add(name, value)
+    return headers
+
+
+def headers_from_raw(pairs: Iterable[tuple[bytes, bytes]]) -> HTTPHeaders:
+    """Build :class:`HTTPHeaders` from a request head's ``(name, value)`` bytes, decoded as
+    ISO-8859-1 as Tornado decodes them (RFC 9110 section 5.5), repeated names kept."""
+    headers = HTTPHeaders()
+    values = headers._values
+    for name, value in pairs:
+        key = _normalize_header(name.decode("latin1"))
+        found = values.get(key)
+        if found is None:
+            values[key] = [value.decode("latin1")]
+        else:
+            found.append(value.decode("latin1"))
     return headers
 
 

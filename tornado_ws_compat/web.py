@@ -873,11 +873,13 @@ class RequestHandler(RenderingMixin):
         try:
             if self.request.method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            self.path_args = [self.decode_argument(arg) for arg in args]  # type: ignore[arg-type]
-            self.path_kwargs = {
-                key: self.decode_argument(value, name=key)  # type: ignore[arg-type]
-                for key, value in kwargs.items()
-            }
+            if args:
+                self.path_args = [self.decode_argument(arg) for arg in args]  # type: ignore[arg-type]
+            if kwargs:
+                self.path_kwargs = {
+                    key: self.decode_argument(value, name=key)  # type: ignore[arg-type]
+                    for key, value in kwargs.items()
+                }
             if self._stream_request_body:
                 # The body is this handler's to read: no body arguments, also for the XSRF
                 # check (Tornado 4.0).

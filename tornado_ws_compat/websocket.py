@@ -8,7 +8,6 @@ run by the engine (``tornado_ws_compat._engine``) behind the ``ws_connection`` o
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import concurrent.futures
 import functools
@@ -17,7 +16,7 @@ import inspect
 import sys
 from collections.abc import Awaitable, Callable
 from threading import get_ident as _thread_ident
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from tornado_ws_compat import escape, web
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
@@ -46,9 +45,46 @@ def _raise_not_supported_for_websockets(*args: Any, **kwargs: Any) -> None:
 def _valid_key(key: str) -> bool:
     """RFC 6455 section 4.2.1 item 5: a base64-encoded 16-byte value."""
     try:
-        return len(base64.b64decode(key.strip(), validate=True)) == 16
+        return len(binascii.a2b_base64(key.strip(), strict_mode=True)) == 16
     except (binascii.Error, ValueError):
         return False
+
+
+def _accept_value(key: str) -> str:
+    """RFC 6455 section 4.2.2: base64 of the SHA-1 of the key and the GUID."""
+    digest = hashlib.sha1(key.strip().encode("ascii") + _WS_GUID).digest()
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
+
+
+# The parameters most connections share (no deflate), one immutable object for each set.
+_SHARED_PARAMS: dict[tuple[float, float | None, int, float], WebSocketParams] = {}
+
+
+def _params(
+    ping_interval: float,
+    ping_timeout: float | None,
+    max_message_size: int,
+    compression_options: dict[str, Any] | None,
+    close_timeout: float,
+) -> WebSocketParams:
+    if compression_options is not None:
+        return WebSocketParams(
+            ping_interval, ping_timeout, max_message_size, compression_options, close_timeout
+        )
+    key = (ping_interval, ping_timeout, max_message_size, close_timeout)
+    params = _SHARED_PARAMS.get(key)
+    if params is None:
+        if len(_SHARED_PARAMS) >= 64:  # settings that vary per connection: do not grow
+            _SHARED_PARAMS.clear()
+        params = _SHARED_PARAMS[key] = WebSocketParams(*key[:3], None, close_timeout)
+    return params
+
+
+# After the upgrade these raise, as in Tornado (WebSocketHandler._detach_stream).
+_DETACHED = dict.fromkeys(
+    ("write", "redirect", "set_header", "set_cookie", "set_status", "flush", "finish"),
+    _raise_not_supported_for_websockets,
+)
 
 
 class WebSocketHandler(web.RequestHandler):
@@ -88,9 +124,9 @@ class WebSocketHandler(web.RequestHandler):
         if headers.get("Upgrade", "").lower() != "websocket":
             self._reject(400, 'Can "Upgrade" only to "WebSocket".')
             return
-        if not any(
-            token.strip().lower() == "upgrade"
-            for token in headers.get("Connection", "").split(",")
+        connection = headers.get("Connection", "")
+        if connection.lower() != "upgrade" and not any(
+            token.strip().lower() == "upgrade" for token in connection.split(",")
         ):
             self._reject(400, '"Connection" must be "Upgrade".')
             return
@@ -107,12 +143,12 @@ class WebSocketHandler(web.RequestHandler):
             return
         # Tornado builds the connection's parameters (get_compression_options included)
         # before it validates the key and selects the subprotocol.
-        params = WebSocketParams(
-            ping_interval=self.ping_interval or 0.0,
-            ping_timeout=self.ping_timeout,
-            max_message_size=self.max_message_size,
-            compression_options=self.get_compression_options(),
-            close_timeout=float(self.settings.get("websocket_close_timeout", 5.0)),
+        params = _params(
+            self.ping_interval or 0.0,
+            self.ping_timeout,
+            self.max_message_size,
+            self.get_compression_options(),
+            float(self.application.settings.get("websocket_close_timeout", 5.0)),
         )
         key = headers.get("Sec-Websocket-Key")
         if not headers.get("Host") or not key or not _valid_key(key):
@@ -135,13 +171,16 @@ class WebSocketHandler(web.RequestHandler):
         if selected:
             assert selected in subprotocols
             self.set_header("Sec-WebSocket-Protocol", selected)
-        self.clear_header("Content-Type")
-        self.set_status(101)
-        self.set_header("Upgrade", "websocket")
-        self.set_header("Connection", "Upgrade")
-        digest = hashlib.sha1(key.strip().encode("ascii") + _WS_GUID).digest()
-        self.set_header("Sec-WebSocket-Accept", base64.b64encode(digest).decode("ascii"))
-        self._clear_representation_headers()
+        # Tornado's 101: its headers, no representation headers (RFC 9110 section 15.2: a
+        # 1xx response has no content), the upgrade's own, then the cookies set so far.
+        values = self._headers._values
+        for name in ("Content-Type", "Content-Encoding", "Content-Language"):
+            values.pop(name, None)
+        self._status_code = 101
+        self._reason = "Switching Protocols"
+        values["Upgrade"] = ["websocket"]
+        values["Connection"] = ["Upgrade"]
+        values["Sec-Websocket-Accept"] = [_accept_value(key)]
         self._add_cookie_headers()
         self._headers_written = True
         assert self.request.connection is not None
@@ -157,13 +196,13 @@ class WebSocketHandler(web.RequestHandler):
             self._finished = True
             return
         self.ws_connection = channel
-        self._loop = asyncio.get_running_loop()
+        self._loop = channel.loop
         # Tornado calls finish() at the 101: the access line and on_finish() happen here.
         self.request._finish()
         self._log()
         self._finished = True
         self.on_finish()
-        self._detach_http_methods()
+        self.__dict__.update(_DETACHED)
         self._headers = HTTPHeaders()  # sent with the 101; not needed for the socket's life
         try:
             opened = self.open(*self.open_args, **self.open_kwargs)
@@ -179,33 +218,25 @@ class WebSocketHandler(web.RequestHandler):
         # request (and its task) ends now; the connection lives on its own.
         channel.run()
 
-    def _detach_http_methods(self) -> None:
-        # After the upgrade these raise, as in Tornado (WebSocketHandler._detach_stream).
-        for name in (
-            "write",
-            "redirect",
-            "set_header",
-            "set_cookie",
-            "set_status",
-            "flush",
-            "finish",
-        ):
-            setattr(self, name, _raise_not_supported_for_websockets)
-
     @property
     def ping_interval(self) -> float | None:
         """``websocket_ping_interval`` setting: seconds between pings (0/None: no pings)."""
-        return cast("float | None", self.settings.get("websocket_ping_interval", None))
+        interval: float | None = self.application.settings.get("websocket_ping_interval")
+        return interval
 
     @property
     def ping_timeout(self) -> float | None:
         """``websocket_ping_timeout``: close if no pong within it (default: the interval)."""
-        return cast("float | None", self.settings.get("websocket_ping_timeout", None))
+        timeout: float | None = self.application.settings.get("websocket_ping_timeout")
+        return timeout
 
     @property
     def max_message_size(self) -> int:
         """``websocket_max_message_size`` (default 10 MiB); larger messages close with 1009."""
-        return cast(int, self.settings.get("websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE))
+        size: int = self.application.settings.get(
+            "websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE
+        )
+        return size
 
     def write_message(
         self, message: bytes | str | dict[str, Any], binary: bool = False

@@ -507,7 +507,7 @@ class ServerConnection:
         self.work = 0  # cost of what this read delivered so far (see _YIELD_THRESHOLD)
         self._protocol = protocol
         self._transport = transport
-        self._loop = asyncio.get_running_loop()
+        self._loop = protocol._loop  # get_running_loop() is a getpid() system call on 3.11
         self._selected_subprotocol = selected_subprotocol
         self._max_write_buffer = max_write_buffer
         self._write_stall_timeout = write_stall_timeout
@@ -570,6 +570,11 @@ class ServerConnection:
     @property
     def selected_subprotocol(self) -> str | None:
         return self._selected_subprotocol
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the connection runs on."""
+        return self._loop
 
     @property
     def closed(self) -> asyncio.Future[None]:

@@ -36,7 +36,7 @@ from tornado_ws_compat.httputil import (
     AddressSet,
     HTTPHeaders,
     HTTPServerRequest,
-    headers_from_pairs,
+    headers_from_raw,
 )
 from tornado_ws_compat.ioloop import register_server
 from tornado_ws_compat.log import app_log, gen_log
@@ -73,9 +73,34 @@ _REQUEST_TIMEOUT = (
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+class _HandedOver(web.StreamResponse):
+    """What aiohttp's request loop gets back for an upgraded request: the 101 is out already
+    and the connection belongs to the WebSocket, so there is nothing to prepare or finish."""
+
+    async def prepare(self, request: BaseRequest) -> None:
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+
 class _UpgradeResponse(web.StreamResponse):
     # As aiohttp's WebSocketResponse: a 101 has no body, so no length or chunking.
     _length_check = False
+
+
+_HANDED_OVER = _HandedOver(status=101)
+_HANDED_OVER.force_close()  # aiohttp's loop then ends with this request
+
+
+def _switching_protocols(headers: HTTPHeaders) -> bytes:
+    """The 101 response head: the handler's headers as they are (RFC 9110 section 15.2.2;
+    a 1xx response has no content, so no length or transfer coding is added)."""
+    lines = ["HTTP/1.1 101 Switching Protocols\r\n"]
+    for name, value in headers.get_all():
+        lines.append(f"{name}: {value}\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("utf-8")
 
 
 def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
@@ -143,7 +168,7 @@ class _RequestConnection:
         self._request: BaseRequest | None = request
         # The transport, once a WebSocket owns it (the aiohttp request is released then).
         self._upgraded: asyncio.Transport | None = None
-        self._loop = asyncio.get_running_loop()
+        self._loop: asyncio.AbstractEventLoop = request._loop
         self.response: web.StreamResponse | None = None
         self._stream: web.StreamResponse | None = None
         self._last_write: asyncio.Future[None] | None = None
@@ -255,11 +280,20 @@ class _RequestConnection:
             agreement = negotiate_deflate(request.headers.get("Sec-WebSocket-Extensions"))
             if agreement is not None:
                 headers["Sec-WebSocket-Extensions"] = agreement.response
-        response = _UpgradeResponse(status=101, headers=_aiohttp_headers(headers))
-        response.force_close()
-        await response.prepare(request)
+        head = None
+        if isinstance(request, web.Request):
+            # Mounted in an aiohttp application (mount.py): aiohttp writes the 101, so that
+            # the application's on_response_prepare signals see it as they see every answer.
+            response: web.StreamResponse = _UpgradeResponse(
+                status=101, headers=_aiohttp_headers(headers)
+            )
+            response.force_close()
+            await response.prepare(request)
+        else:
+            head = _switching_protocols(headers)
+            response = _HANDED_OVER
         protocol = request.protocol
-        transport = request.transport
+        transport = protocol.transport
         if transport is None or transport.is_closing():
             raise WebSocketClosedError()
         self.response = response
@@ -273,6 +307,8 @@ class _RequestConnection:
         protocol.keep_alive(False)
         transport.set_protocol(ws_protocol)
         protocol.transport = None  # so that aiohttp neither writes to it nor closes it
+        if head is not None:
+            transport.write(head)
         if protocol._manager is not None:
             Server.connection_lost(protocol._manager, protocol)  # aiohttp's bookkeeping only
         self._upgraded = transport
@@ -589,7 +625,7 @@ class EngineServer:
 
     def expect_request_head(self, protocol: AiohttpProtocol) -> None:
         """Slowloris guard: start the deadline of a request head (RFC 9110 section 15.5.9)."""
-        loop = asyncio.get_running_loop()
+        loop = protocol._loop  # get_running_loop() costs a getpid() system call on 3.11
         deadline = loop.time() + self.request_head_timeout
         self.awaiting_head[protocol] = deadline  # deadlines grow: the dict stays in order
         if self._head_sweep is None:
@@ -650,14 +686,15 @@ class EngineServer:
 
     async def handle(self, aio_request: BaseRequest) -> web.StreamResponse:
         """aiohttp's request handler: one request, one Tornado-style handler."""
-        if aio_request.transport is None or aio_request.transport.is_closing():
+        transport = aio_request.transport
+        if transport is None or transport.is_closing():
             # The client left between sending its request and this task starting: no
             # handler runs, so nothing waits for a connection that is gone.
             return web.Response(status=400)
         if self.shutting_down:
             return web.Response(status=503, text="Server is shutting down")
         request_connection = _RequestConnection(self, aio_request)
-        peer = aio_request.transport.get_extra_info("peername") if aio_request.transport else None
+        peer = transport.get_extra_info("peername")
         body = b""
         if aio_request.method in _BODY_METHODS and aio_request.can_read_body:
             # Tornado 6.6.1 (http1connection): a body over max_body_size is a malformed
@@ -696,10 +733,7 @@ class EngineServer:
                 method=aio_request.method,
                 uri=aio_request.raw_path,
                 version=f"HTTP/{version.major}.{version.minor}",
-                headers=headers_from_pairs(
-                    (name.decode("latin1"), value.decode("latin1"))
-                    for name, value in aio_request.raw_headers
-                ),
+                headers=headers_from_raw(aio_request.raw_headers),
                 body=body,
                 connection=request_connection,
                 remote_ip=remote_ip,
