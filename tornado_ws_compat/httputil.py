@@ -458,13 +458,20 @@ def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> HTTPHeaders:
     return headers
 
 
+_RAW_NAMES: dict[bytes, str] = {}
+
+
 def headers_from_raw(pairs: Iterable[tuple[bytes, bytes]]) -> HTTPHeaders:
     """Build :class:`HTTPHeaders` from a request head's ``(name, value)`` bytes, decoded as
     ISO-8859-1 as Tornado decodes them (RFC 9110 section 5.5), repeated names kept."""
     headers = HTTPHeaders()
     values = headers._values
     for name, value in pairs:
-        key = _normalize_header(name.decode("latin1"))
+        key = _RAW_NAMES.get(name)
+        if key is None:
+            key = _normalize_header(name.decode("latin1"))
+            if len(_RAW_NAMES) < 1024:  # the names clients send are few; do not grow on junk
+                _RAW_NAMES[name] = key
         found = values.get(key)
         if found is None:
             values[key] = [value.decode("latin1")]

@@ -1729,7 +1729,8 @@ class _Routes:
                 if rule.regex.groupindex:
                     kwargs = {k: _unquote_group(v) for k, v in match.groupdict().items()}
                     return rule.handler_class, rule.kwargs, [], kwargs
-                args = [_unquote_group(group) for group in match.groups()]
+                groups = match.groups()
+                args = [_unquote_group(group) for group in groups] if groups else []
                 return rule.handler_class, rule.kwargs, args, {}
             condition, nested = rule
             if condition(request):

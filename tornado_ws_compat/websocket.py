@@ -115,16 +115,19 @@ class WebSocketHandler(web.RequestHandler):
         """The handshake: Tornado 6.6.1's checks in its order, then the 101 and ``open``."""
         self.open_args = args
         self.open_kwargs = kwargs
-        headers = self.request.headers
+        # The headers by the names HTTPHeaders stores them under (a request's values joined
+        # with "," as HTTPHeaders.get joins them): this runs for every handshake.
+        values = self.request.headers._values
         if self.request.version in ("HTTP/1.0", "HTTP/0.9"):
             # RFC 6455 section 4.2.1 item 1: the opening handshake is an HTTP/1.1 (or later)
             # GET. Tornado 6.6.1 upgrades an HTTP/1.0 request too (a difference on purpose).
             self._reject(400, "WebSocket upgrades need HTTP/1.1 or later")
             return
-        if headers.get("Upgrade", "").lower() != "websocket":
+        upgrade = values.get("Upgrade")
+        if upgrade is None or ",".join(upgrade).lower() != "websocket":
             self._reject(400, 'Can "Upgrade" only to "WebSocket".')
             return
-        connection = headers.get("Connection", "")
+        connection = ",".join(values.get("Connection", ()))
         if connection.lower() != "upgrade" and not any(
             token.strip().lower() == "upgrade" for token in connection.split(",")
         ):
@@ -136,7 +139,8 @@ class WebSocketHandler(web.RequestHandler):
         if error is not None:
             self._reject(403, "Cross origin websockets not allowed", error)
             return
-        if headers.get("Sec-WebSocket-Version") != "13":
+        version = values.get("Sec-Websocket-Version")
+        if version is None or ",".join(version) != "13":
             # Tornado 6.6 speaks only version 13 (RFC 6455 section 4.4).
             self.set_status(426, "Upgrade Required")
             self.set_header("Sec-WebSocket-Version", "13")
@@ -150,8 +154,9 @@ class WebSocketHandler(web.RequestHandler):
             self.get_compression_options(),
             float(self.application.settings.get("websocket_close_timeout", 5.0)),
         )
-        key = headers.get("Sec-Websocket-Key")
-        if not headers.get("Host") or not key or not _valid_key(key):
+        keys = values.get("Sec-Websocket-Key")
+        key = ",".join(keys) if keys else ""
+        if not ",".join(values.get("Host", ())) or not key or not _valid_key(key):
             self._reject(400, "Missing/Invalid WebSocket headers")
             return
         await self._accept(key, params)

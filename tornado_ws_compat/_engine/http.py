@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http import HttpVersion10, HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
@@ -71,6 +72,7 @@ _REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 
 
 class _HandedOver(web.StreamResponse):
@@ -96,11 +98,10 @@ _HANDED_OVER.force_close()  # aiohttp's loop then ends with this request
 def _switching_protocols(headers: HTTPHeaders) -> bytes:
     """The 101 response head: the handler's headers as they are (RFC 9110 section 15.2.2;
     a 1xx response has no content, so no length or transfer coding is added)."""
-    lines = ["HTTP/1.1 101 Switching Protocols\r\n"]
-    for name, value in headers.get_all():
-        lines.append(f"{name}: {value}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("utf-8")
+    lines = [
+        f"{name}: {value}\r\n" for name, values in headers._values.items() for value in values
+    ]
+    return f"HTTP/1.1 101 Switching Protocols\r\n{''.join(lines)}\r\n".encode()
 
 
 def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
@@ -593,6 +594,9 @@ class EngineServer:
         self.line_size = line_size
         self._server_options: dict[str, Any] = {
             "access_log": None,
+            # Tornado 6.6.1 does not set SO_KEEPALIVE on accepted connections (one system
+            # call per connection saved); idle WebSockets find dead peers by their pings.
+            "tcp_keepalive": False,
             "keepalive_timeout": idle_connection_timeout or DEFAULT_IDLE_CONNECTION_TIMEOUT,
             "max_line_size": line_size,
             "max_field_size": line_size,
@@ -732,7 +736,7 @@ class EngineServer:
             request = HTTPServerRequest(
                 method=aio_request.method,
                 uri=aio_request.raw_path,
-                version=f"HTTP/{version.major}.{version.minor}",
+                version=_VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
                 headers=headers_from_raw(aio_request.raw_headers),
                 body=body,
                 connection=request_connection,
