@@ -527,7 +527,10 @@ class RequestHandler(RenderingMixin):
         ``Host`` is same-origin, no ``Origin`` means a non-browser client; anything else is
         allowed only if ``check(origin)`` says so.
         """
-        site = self.request.headers.get("Sec-Fetch-Site")
+        headers = self.request.headers
+        if "Sec-Fetch-Site" not in headers._values and "Origin" not in headers._values:
+            return None  # a non-browser client (the common case of a WebSocket upgrade)
+        site = headers.get("Sec-Fetch-Site")
         if site in ("same-origin", "none"):
             return None
         origin = self.request.headers.get("Origin")
