@@ -1,0 +1,200 @@
+"""Micro-benchmark of the whole per-message echo path, in process: what the socket delivers ->
+aiohttp's protocol ``data_received`` -> FrameGuard -> aiohttp's reader -> the seed's
+``EchoWebSocket.on_message`` -> ``write_message`` -> the transport, with a fake transport in
+place of the socket (so no system calls: what is measured is the Python work per message).
+
+A real server on 127.0.0.1 does the handshake; then the connection's transport is swapped
+for one that takes every write. Reads of 1, 8 and 64 frames (the bench's in-flight depths)
+are fed to the protocol; CPU time (``time.thread_time``) per message is printed, best and
+median of the repeats. A/B against another checkout in the same process:
+
+    git worktree add /tmp/base main
+    python bench/echo_path.py --baseline /tmp/base
+    python bench/echo_path.py --profile 1     # cProfile of depth 1, top functions
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MASK = b"\x37\xfa\x21\x3d"
+PAYLOAD = b'{"seq": 12345, "text": "hello hello hello hello hello hello!!!"}'[:64].ljust(64)
+
+
+def client_frame(payload: bytes) -> bytes:
+    masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + MASK + masked
+
+
+class FakeTransport:
+    """Takes every write; its buffer is always empty (the socket took everything). The hot
+    methods are C builtins, as a real transport's are (``int()`` is 0, ``bool()`` False)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.write = len
+        self.writelines = len
+        self.get_write_buffer_size = int
+        self.is_closing = bool
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.real.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_reading(self) -> bool:
+        return True
+
+
+async def measure(depths: list[int], repeats: int, profile: int | None) -> dict[int, list[float]]:
+    sys.path.insert(0, os.path.join(ROOT, "bench", "servers"))
+    import compat_echo  # the seed's class
+
+    from tornado_ws_compat import web
+    from tornado_ws_compat._engine.connection import ServerConnection
+    from tornado_ws_compat.testing import running
+
+    compat_echo.print = lambda *a, **k: None  # type: ignore[attr-defined]
+    handler = compat_echo.EchoWebSocket
+    if os.environ.get("ECHO_PATH_SILENT"):  # inbound only: on_message writes nothing
+
+        class Silent(compat_echo.EchoWebSocket):  # type: ignore[misc, name-defined]
+            def on_message(self, message: Any) -> None:
+                pass
+
+        handler = Silent
+    app = web.Application([(r"/ws", handler)])
+    results: dict[int, list[float]] = {d: [] for d in depths}
+    async with running(app) as server:
+        port = server_port(server)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await reader.readuntil(b"\r\n\r\n")
+        connection = None
+        for _ in range(100):
+            found = [o for o in gc.get_objects() if isinstance(o, ServerConnection)]
+            if found and not found[0].held:
+                connection = found[0]
+                break
+            await asyncio.sleep(0.01)
+        assert connection is not None
+        protocol = connection._protocol
+        fake = FakeTransport(connection._transport)
+        connection._transport = fake  # type: ignore[assignment]
+        frame = client_frame(PAYLOAD)
+        for depth in depths:
+            data = frame * depth
+            rounds = max(1, 200_000 // depth)
+            feed = protocol.data_received
+            for _ in range(200):
+                feed(data)
+            if profile == depth:
+                import cProfile
+                import pstats
+
+                prof = cProfile.Profile()
+                prof.enable()
+                for _ in range(rounds):
+                    feed(data)
+                prof.disable()
+                pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+                continue
+            for _ in range(repeats):
+                gc.collect()
+                start = time.thread_time_ns()
+                for _ in range(rounds):
+                    feed(data)
+                elapsed = time.thread_time_ns() - start
+                results[depth].append(elapsed / (rounds * depth))
+        connection._transport = fake.real
+        writer.close()
+    return results
+
+
+def server_port(server: Any) -> int:
+    for attr in ("port", "_port"):
+        if isinstance(getattr(server, attr, None), int):
+            return int(getattr(server, attr))
+    sockets = getattr(server, "sockets", None) or []
+    for sock in sockets:
+        if isinstance(sock, socket.socket):
+            return int(sock.getsockname()[1])
+    raise RuntimeError(f"cannot find the port of {server!r}: {vars(server)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--depths", default="1,8,64")
+    parser.add_argument("--baseline", help="a checkout to compare with (run in a subprocess)")
+    parser.add_argument("--profile", type=int, help="cProfile this depth instead")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    depths = [int(d) for d in args.depths.split(",")]
+    if args.baseline:
+        trees = {"baseline": args.baseline, "this": ROOT}
+        medians: dict[str, dict[int, list[float]]] = {k: {d: [] for d in depths} for k in trees}
+        for _ in range(args.repeats):  # alternate the two, one process each per repeat
+            for label, tree in trees.items():
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        os.path.abspath(__file__),
+                        "--json",
+                        "--repeats",
+                        "3",
+                        "--depths",
+                        args.depths,
+                    ],
+                    env={**os.environ, "PYTHONPATH": tree, "ECHO_PATH_ROOT": tree},
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                for depth, value in json.loads(out).items():
+                    medians[label][int(depth)].append(value)
+        for depth in depths:
+            b = statistics.median(medians["baseline"][depth])
+            t = statistics.median(medians["this"][depth])
+            bb = min(medians["baseline"][depth])
+            tb = min(medians["this"][depth])
+            print(
+                f"depth {depth:3d}: baseline {b:5.0f} (best {bb:5.0f}) ns/msg"
+                f"  this {t:5.0f} (best {tb:5.0f})  ratio {t / b:.3f} (best {tb / bb:.3f})"
+            )
+        return
+    import uvloop
+
+    results = uvloop.run(measure(depths, args.repeats, args.profile))
+    if args.json:
+        print(json.dumps({d: min(v) for d, v in results.items() if v}))
+        return
+    for depth, values in results.items():
+        if values:
+            best, median = min(values), statistics.median(values)
+            print(f"depth {depth:3d}: best {best:7.0f}  median {median:7.0f} ns/msg")
+
+
+if __name__ == "__main__":
+    main()
