@@ -61,6 +61,9 @@ class Connection:
     """The parts of ServerConnection that FrameGuard calls."""
 
     work = 0
+    held = False
+    direct = False
+    _compressed = False
 
     def batch_writes(self) -> None:
         pass

@@ -43,8 +43,13 @@ class Reader:
 
 
 class Connection:
+    """The parts of ServerConnection that FrameGuard reads and calls."""
+
     def __init__(self) -> None:
         self.work = 0
+        self.held = False
+        self.direct = False
+        self._compressed = False
         self.violations: list[Any] = []
 
     def protocol_violation(self, exc: Any) -> None:

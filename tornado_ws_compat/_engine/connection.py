@@ -194,25 +194,40 @@ class _Inbox(WebSocketDataQueue):
 
     def feed_data(self, data: Any, size: int) -> None:
         connection = self.connection
-        if connection.held:
-            WebSocketDataQueue.feed_data(self, data, size)
-            return
-        work = connection.work + size + _FRAME_YIELD_COST
-        if work >= _YIELD_THRESHOLD:
-            # A burst of frames in one read: let other connections run (Tornado 6.6's
-            # _YIELD_THRESHOLD); the rest of the burst is delivered after a loop turn.
-            connection.work = 0
-            connection.held = True
-            WebSocketDataQueue.feed_data(self, data, size)
-            connection.drain_soon()
-            return
+        if not connection.direct:  # else the hot path: nothing to count or queue
+            if connection.held:
+                WebSocketDataQueue.feed_data(self, data, size)
+                return
+            work = connection.work + size + _FRAME_YIELD_COST
+            if work >= _YIELD_THRESHOLD:
+                # A burst of frames in one read: let other connections run (Tornado 6.6's
+                # _YIELD_THRESHOLD); the rest of the burst is delivered after a loop turn.
+                connection.work = 0
+                connection.held = True
+                WebSocketDataQueue.feed_data(self, data, size)
+                connection.drain_soon()
+                return
+            connection.work = work
         if connection._batching and _clock() - connection._batch_start > _BATCH_BUDGET:
             connection.flush_late()
-        connection.work = work
-        # Deliver; hold the inbox if a hook returned an awaitable (inlined: once per message).
-        result = connection._deliver(data)
+        # Deliver; hold the inbox if a hook returned an awaitable. Inlined for a data message
+        # (once per message); the rest, and every rare state, goes through _deliver.
+        kind = data[0]
+        if (
+            (kind is _TEXT or kind is _BINARY)
+            and not connection._compressed
+            and not connection.lifecycle.client_terminated
+        ):
+            try:
+                result = connection.handler.on_message(data[1])
+            except (Exception, asyncio.CancelledError):
+                connection._hook_failed()
+                return
+        else:
+            result = connection._deliver(data)
         if result is not None:
             connection.held = True
+            connection.direct = False
             connection._spawn(connection._finish_hook(result))
 
     def feed_eof(self) -> None:
@@ -290,6 +305,7 @@ class FrameGuard:
         connection.work = 0  # a new read: the loop has run since the last one
         if skip >= size:
             # Inside one frame's payload: at most one message ends here, nothing to batch.
+            connection.direct = False
             self._skip = skip - size
             if self._text_mask and not self._text_rest(data, 0, size, skip == size):
                 return self._reject(data, 0, 1007, _INVALID_UTF8)
@@ -307,6 +323,14 @@ class FrameGuard:
         while end - pos >= 2:
             frames += 1
             first, second = buf[pos], buf[pos + 1]
+            if (first == 0x81 or first == 0x82) and 0x80 <= second <= 0xFD and not fragmented:
+                # The common frame, checked in one test: a whole text or binary message
+                # (FIN, no RSV bit), masked, payload under 126 bytes, outside a fragmented
+                # message. A text one that this read does not hold whole is checked below.
+                following = pos + second - 0x7A  # 2 + 4 (mask) + second & 0x7F
+                if following <= end or first == 0x82:
+                    pos = following
+                    continue
             # The first two bytes decide these, even when the rest of the header is cut.
             if not second & 0x80:
                 error = "unmasked client frame"
@@ -354,6 +378,16 @@ class FrameGuard:
             pos = following
         if error is not None:
             return self._reject(data, pos - len(head), code, error)
+        # Every message of this read is whole in it and their cost stays under Tornado's
+        # yield threshold (a message's size is at most its share of the read): nothing to
+        # count per message (see ServerConnection.direct).
+        connection.direct = (
+            not skip
+            and not self._fragmented
+            and end + frames * _FRAME_YIELD_COST < _YIELD_THRESHOLD
+            and not connection.held
+            and not connection._compressed
+        )
         self._fragmented = fragmented
         if pos >= end:
             self._skip, self._head = pos - end, b""
@@ -371,6 +405,7 @@ class FrameGuard:
         """Parse the frames before the offending one, then fail with ``code``."""
         self._failed = True
         connection = self._connection
+        connection.direct = False
         if valid > 0:
             connection.batch_writes()
             try:
@@ -477,6 +512,7 @@ class ServerConnection:
         "_write_stall_timeout",
         "close_code",
         "close_reason",
+        "direct",
         "handler",
         "held",
         "lifecycle",
@@ -503,6 +539,10 @@ class ServerConnection:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.held = True
+        # Set by FrameGuard for each read: True when its messages may be delivered with no
+        # bookkeeping (not held, uncompressed, the read too small to reach Tornado's yield
+        # threshold); a hook that returns an awaitable clears it.
+        self.direct = False
         self._peer_eof = False
         self.work = 0  # cost of what this read delivered so far (see _YIELD_THRESHOLD)
         self._protocol = protocol
@@ -594,44 +634,51 @@ class ServerConnection:
             or self._transport.is_closing()
         ):
             raise WebSocketClosedError()
-        if self._compressor is None:
-            shared = _SHARED
-            if message is shared.message and binary is shared.binary:
-                # The same immutable message as the last write (a broadcast loop): its
-                # frame is already built. Without deflate every socket gets the same bytes.
-                return self._write_framed(shared.frame, shared.size)
+        shared = _SHARED
+        if message is shared.message and binary is shared.binary and self._compressor is None:
+            # The same immutable message as the last write (a broadcast loop): its frame is
+            # already built. Without deflate every socket gets the same bytes.
+            return self._write_framed(shared.frame, shared.size)
         # Tornado: the opcode follows ``binary`` only; str is sent as UTF-8 either way.
+        if type(message) is str:
+            data = message.encode()
+        elif type(message) is bytes:
+            data = message
+        else:
+            return self._write_other(message, binary)
+        length = len(data)
+        if length > _COPY_LIMIT or self._compressor is not None:
+            return self._write_other(data, binary)
+        first_byte = 0x82 if binary else 0x81
+        frame = (
+            _PACK_SHORT(first_byte, length) + data
+            if length < 126
+            else _PACK_MEDIUM(first_byte, 126, length) + data
+        )
+        shared.message = message
+        shared.binary = binary
+        shared.frame = frame
+        shared.size = length
+        if self._batching:
+            # _write_framed's batch path, inlined: the replies to a read's messages.
+            batch_size = self._batch_size + length
+            unsent = self._transport.get_write_buffer_size() + self._backlog_size
+            if unsent + batch_size <= self._write_limit:
+                self._batch.append(frame)
+                self._batch_size = batch_size
+                waiter = self._batch_waiter
+                if waiter is None:
+                    waiter = self._batch_waiter = self._loop.create_future()
+                return waiter
+        return self._write_framed(frame, length)
+
+    def _write_other(self, message: Any, binary: bool) -> asyncio.Future[None]:
+        """``write_message`` of a large or compressed message, or of a ``bytes``-like one."""
         data = message.encode() if isinstance(message, str) else message
         first_byte = 0x80 | (_OP_BINARY if binary else _OP_TEXT)
         if self._compressor is not None:
             data = self._compressor.compress(data)
             first_byte |= _RSV1
-        else:
-            length = len(data)
-            if length <= _COPY_LIMIT and (type(message) is str or type(message) is bytes):
-                frame = (
-                    _PACK_SHORT(first_byte, length) + data
-                    if length < 126
-                    else _frame_header(first_byte, length) + data
-                )
-                shared = _SHARED
-                shared.message = message
-                shared.binary = binary
-                shared.frame = frame
-                shared.size = length
-                if self._batching:
-                    # _write_framed's batch path, inlined: the replies to a read's messages.
-                    transport = self._transport
-                    batch_size = self._batch_size + length
-                    unsent = transport.get_write_buffer_size() + self._backlog_size
-                    if unsent + batch_size <= self._write_limit:
-                        self._batch.append(frame)
-                        self._batch_size = batch_size
-                        waiter = self._batch_waiter
-                        if waiter is None:
-                            waiter = self._batch_waiter = self._loop.create_future()
-                        return waiter
-                return self._write_framed(frame, length)
         return self._write_frame(first_byte, data)
 
     def write_ping(self, data: bytes) -> None:

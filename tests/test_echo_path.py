@@ -1,0 +1,296 @@
+"""The per-message path's shortcuts keep Tornado's semantics (issue 11, the echo goals).
+
+The hot path of a read of many small messages skips work that only matters in rare states:
+FrameGuard checks the common frame shape in one test, a read too small to reach Tornado's
+yield threshold delivers without counting, a text or binary message goes to ``on_message``
+without ``_deliver``, and ``write_message`` appends a small frame to the read's batch in
+place. These tests drive exactly those paths and check what a client observes: every
+reply, in order, control frames in their place, one ``on_message`` at a time, futures that
+resolve once flushed and fail when the connection goes first, and the failures (1002,
+1009) after the replies to the messages before them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+import pytest
+from helpers import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    TIMEOUT,
+    Probe,
+    build_frame,
+    raw_websocket,
+    serve,
+    wait,
+)
+
+from tornado_ws_compat.websocket import WebSocketClosedError, WebSocketHandler
+
+pytestmark = pytest.mark.asyncio
+
+
+class Echo(WebSocketHandler):
+    """Echoes text with a prefix (the seed's reply) and binary as is; keeps every future."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+        self.futures: list[Any] = []
+
+    def open(self) -> None:
+        self.probe.record("open", self)
+
+    def on_message(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            self.futures.append(self.write_message(message, binary=True))
+        else:
+            self.futures.append(self.write_message("You said: " + message))
+
+
+def payloads() -> list[tuple[int, bytes]]:
+    """Messages of the sizes around the frame-header and copy limits, text and binary."""
+    out: list[tuple[int, bytes]] = []
+    for size in (0, 1, 64, 124, 125, 126, 127, 4095, 4096, 4097, 70_000):
+        out.append((OP_TEXT, ("é" * (size // 2) + "a" * (size % 2)).encode()))
+        out.append((OP_BINARY, bytes(range(256)) * (size // 256) + bytes(size % 256)))
+    return out
+
+
+def expected_reply(opcode: int, payload: bytes) -> tuple[int, bytes]:
+    return (opcode, b"You said: " + payload) if opcode == OP_TEXT else (opcode, payload)
+
+
+async def test_replies_to_one_read_arrive_in_order_with_control_frames_in_place() -> None:
+    """Many messages of every size in one write, a ping among them: every reply once, in
+    order, the pong between the replies to the messages before and after the ping, and
+    every future of those writes resolved (nothing failed, nothing pending)."""
+    probe = Probe()
+    messages = payloads() * 3
+    middle = len(messages) // 2
+    stream = b"".join(build_frame(op, data) for op, data in messages[:middle])
+    stream += build_frame(OP_PING, b"ping!")
+    stream += b"".join(build_frame(op, data) for op, data in messages[middle:])
+    async with serve([("/ws", Echo, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            (handler,) = await probe.wait("open")
+            await conn.send(stream)
+            received = [await conn.read_frame() for _ in range(len(messages) + 1)]
+            got = [(frame.opcode, frame.payload) for frame in received]
+            replies = [expected_reply(op, data) for op, data in messages]
+            assert got == [*replies[:middle], (OP_PONG, b"ping!"), *replies[middle:]]
+            assert len(handler.futures) == len(messages)
+            await wait(asyncio.gather(*handler.futures))
+
+
+class CoroutineEcho(WebSocketHandler):
+    """A coroutine on_message that yields to the loop: the next must wait for it."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+        self.running = False
+
+    async def on_message(self, message: str | bytes) -> None:
+        assert not self.running, "two on_message at once"
+        self.running = True
+        self.probe.record("start", message)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        self.probe.record("end", message)
+        self.running = False
+        self.write_message(message)
+
+
+async def test_a_coroutine_on_message_pauses_a_read_then_the_next_reads_flow() -> None:
+    """In a read of many messages, each coroutine on_message finishes before the next
+    starts, in order; reads after that go the direct way again, still in order."""
+    probe = Probe()
+    async with serve([("/ws", CoroutineEcho, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            for round_ in range(3):
+                texts = [f"{round_}:{n}" for n in range(20)]
+                await conn.send(b"".join(build_frame(OP_TEXT, t.encode()) for t in texts))
+                for text in texts:
+                    frame = await conn.read_frame()
+                    assert frame.payload == text.encode()
+    starts = [data[0] for name, *data in probe.events if name == "start"]
+    ends = [data[0] for name, *data in probe.events if name == "end"]
+    assert starts == ends == [f"{r}:{n}" for r in range(3) for n in range(20)]
+    order = [name for name, *_ in probe.events]
+    assert order == ["start", "end"] * 60
+
+
+class Counter(WebSocketHandler):
+    """Counts deliveries synchronously; exposes the connection to feed reads to it."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+        self.seen: list[bytes] = []
+        self.target = 0
+
+    def open(self) -> None:
+        self.probe.record("open", self)
+
+    def on_message(self, message: str | bytes) -> None:
+        assert isinstance(message, bytes)
+        self.seen.append(message)
+        if len(self.seen) == self.target:
+            self.probe.record("all", self.target)
+
+
+def numbered(count: int, size: int) -> tuple[bytes, list[bytes]]:
+    payloads = [struct.pack("!I", n) + bytes(size - 4) for n in range(count)]
+    return b"".join(build_frame(OP_BINARY, p) for p in payloads), payloads
+
+
+async def test_a_read_past_tornados_yield_threshold_is_delivered_over_two_loop_turns() -> None:
+    """Tornado 6.6 lets the loop run after 256 KiB of frames in one burst; a smaller read is
+    delivered whole at once (the hot path skips the count only when it cannot matter)."""
+    probe = Probe()
+    async with serve([("/ws", Counter, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws"):
+            (handler,) = await probe.wait("open")
+            protocol: Any = handler.ws_connection._protocol
+            small, small_payloads = numbered(200, 100)  # 21 KB: under the threshold
+            protocol.data_received(small)
+            assert handler.seen == small_payloads  # all of it, before any loop turn
+            handler.seen.clear()
+            big, big_payloads = numbered(300, 1000)  # 300 KB of frames in one read
+            handler.target = len(big_payloads)
+            protocol.data_received(big)
+            delivered_at_once = len(handler.seen)
+            assert 0 < delivered_at_once < len(big_payloads)
+            await probe.wait("all")
+            assert handler.seen == big_payloads
+
+
+class Flooder(WebSocketHandler):
+    """Each message makes it write 4,000 small text messages (the batched fast path)."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+        self.futures: list[Any] = []
+
+    def on_message(self, message: str | bytes) -> None:
+        for n in range(4000):
+            self.futures.append(self.write_message(f"{n:06d}".ljust(1000, "x")))
+        if len(self.futures) == 8000:
+            self.probe.record("written", self)
+
+
+async def test_futures_of_batched_small_writes_fail_when_the_peer_goes_first() -> None:
+    """8 MB of small replies to two messages of one read, to a peer that reads nothing and
+    then drops the connection: no future says flushed while bytes were unsent, and every
+    one that had not resolved fails with WebSocketClosedError."""
+    probe = Probe()
+    async with serve([("/ws", Flooder, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await conn.send(build_frame(OP_TEXT, b"a") + build_frame(OP_TEXT, b"b"))
+            (handler,) = await probe.wait("written")
+            pending = [f for f in handler.futures if not f.done()]
+            assert pending  # 8 MB cannot all be in the socket buffers of a silent peer
+            conn.abort()
+            outcomes = await wait(asyncio.gather(*pending, return_exceptions=True))
+    assert all(isinstance(outcome, WebSocketClosedError) for outcome in outcomes)
+
+
+async def test_futures_of_batched_small_writes_resolve_once_read() -> None:
+    """The same flood to a peer that reads it all: every reply in order, every future
+    resolved without error."""
+    probe = Probe()
+    async with serve([("/ws", Flooder, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await conn.send(build_frame(OP_TEXT, b"a") + build_frame(OP_TEXT, b"b"))
+            (handler,) = await probe.wait("written")
+            for round_ in range(2):
+                for n in range(4000):
+                    frame = await conn.read_frame()
+                    assert frame.payload[:6] == b"%06d" % n, round_
+            await wait(asyncio.gather(*handler.futures))
+
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        (build_frame(OP_TEXT, b"unmasked", masked=False), 1002),
+        # A whole text frame (the fast shape) inside a fragmented message (RFC 6455 5.4)
+        # whose first fragment is empty (aiohttp's reader misses that one).
+        (build_frame(OP_TEXT, b"", fin=False) + build_frame(OP_TEXT, b"two"), 1002),
+        (build_frame(OP_TEXT, b"\xff\xfe"), 1007),
+        (build_frame(OP_TEXT, b"x" * 65), 1009),  # over websocket_max_message_size
+    ],
+    ids=["unmasked", "new-message-in-fragmented", "invalid-utf8", "too-big"],
+)
+async def test_a_bad_frame_after_good_ones_in_one_read_fails_after_their_replies(
+    bad: bytes, code: int
+) -> None:
+    """The replies to the messages before the offending frame go out, then the close with
+    its code; nothing after it is delivered."""
+    probe = Probe()
+    good = [f"m{n}".encode() for n in range(10)]
+    stream = b"".join(build_frame(OP_TEXT, g) for g in good) + bad
+    stream += build_frame(OP_TEXT, b"after")
+    async with serve([("/ws", Echo, {"probe": probe})], websocket_max_message_size=64) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await conn.send(stream)
+            frames = await conn.frames_until_eof()
+    assert [(f.opcode, f.payload) for f in frames[:-1]] == [
+        (OP_TEXT, b"You said: " + g) for g in good
+    ]
+    assert frames[-1].opcode == OP_CLOSE
+    assert frames[-1].close_code == code
+
+
+async def test_a_continuation_after_fast_frames_in_one_read_is_delivered_whole() -> None:
+    """Fast-shaped frames, then a fragmented text message whose parts span two reads."""
+    probe = Probe()
+    async with serve([("/ws", Echo, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            first = build_frame(OP_TEXT, b"a") + build_frame(OP_TEXT, b"b")
+            first += build_frame(OP_TEXT, "frag-é".encode(), fin=False)
+            part = build_frame(OP_CONT, b"-ment", fin=True)
+            await conn.send(first + part[:3])
+            await conn.send(part[3:] + build_frame(OP_TEXT, b"c"))
+            got = [(await conn.read_frame()).payload for _ in range(4)]
+    assert got == [
+        b"You said: a",
+        b"You said: b",
+        "You said: frag-é-ment".encode(),
+        b"You said: c",
+    ]
+
+
+async def test_writes_after_close_raise_in_a_batched_read() -> None:
+    """close() from a hook in the middle of a read: the next write_message raises
+    WebSocketClosedError (the hot path's state check), and what was written before the close
+    frame goes out before it."""
+
+    class Closer(WebSocketHandler):
+        def initialize(self, probe: Probe) -> None:
+            self.probe = probe
+
+        def on_message(self, message: str | bytes) -> None:
+            if message == "close":
+                self.close(1000, "bye")
+                return
+            try:
+                self.write_message(message)
+            except WebSocketClosedError:
+                self.probe.record("refused", message)
+
+    probe = Probe()
+    async with serve([("/ws", Closer, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            texts = [b"one", b"two", b"close", b"three"]
+            await conn.send(b"".join(build_frame(OP_TEXT, t) for t in texts))
+            frames = [await conn.read_frame() for _ in range(3)]
+            await conn.send_close(1000)
+            assert await probe.wait("refused", TIMEOUT) == ("three",)
+    assert [(f.opcode, f.payload) for f in frames[:2]] == [(OP_TEXT, b"one"), (OP_TEXT, b"two")]
+    assert frames[2].opcode == OP_CLOSE and frames[2].close_code == 1000
