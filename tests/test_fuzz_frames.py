@@ -470,8 +470,16 @@ async def test_random_frame_sequences(
 @FUZZ_SETTINGS
 @given(data=mutated_sequences(), path=paths, chunk=chunks, end=endings)
 # Found by this test: an unmasked header cut in its 16-bit length (1002, not an abort); a cut
-# text frame whose arrived payload is invalid UTF-8 (a fail-fast 1007 is allowed).
+# text frame whose arrived payload is invalid UTF-8 (a fail-fast 1007 is allowed); a text
+# fragment longer than the size limit whose arrived payload is invalid UTF-8 (1009 on its
+# header, not 1007).
 @example(data=b"\x01~\x00\x00\x00\x00", path="/echo", chunk=None, end="half-close")
+@example(
+    data=b"\x01\xff\x00\x00\x00\x00\x89\x80\x00\x00\x00\x00\x89\x80\x00\x00\x00\x00",
+    path="/echo",
+    chunk=None,
+    end="half-close",
+)
 @example(
     data=b"\x89\x80\x00\x00\x00\x00\x01",
     path="/echo",

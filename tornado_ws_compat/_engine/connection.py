@@ -266,16 +266,24 @@ class FrameGuard:
         "_failed",
         "_fragmented",
         "_head",
+        "_limit",
         "_reader",
         "_skip",
         "_text_last",
         "_text_mask",
+        "_text_size",
         "_utf8",
     )
 
-    def __init__(self, reader: WebSocketReader, connection: ServerConnection) -> None:
+    def __init__(
+        self, reader: WebSocketReader, connection: ServerConnection, limit: int = sys.maxsize
+    ) -> None:
         self._reader = reader
         self._connection = connection
+        # The reader's message size limit: a text message past it is failed with 1009 on
+        # the header that takes it there (before its payload), so it is not checked here.
+        self._limit = limit
+        self._text_size = 0  # payload bytes of the checked text message so far
         self._skip = 0  # payload bytes of the current frame still to come
         self._head = b""  # the first bytes of a frame header cut by a read
         self._fragmented = False  # inside a message whose final frame has not come yet
@@ -359,20 +367,29 @@ class FrameGuard:
                     and (following > end or not first & 0x80)
                     and not first & _RSV_BITS  # compressed, or the reader's 1002
                 ):
-                    if end - pos < header:
-                        break  # the mask is cut: scan this header again with the next read
-                    self._utf8 = _UTF8_DECODER()
-                    if not self._text_frame(buf, pos + header, length, first & 0x80, end):
-                        error, code = _INVALID_UTF8, 1007
-                        break
+                    if length > self._limit:
+                        self._utf8 = None  # the reader fails it with 1009 on its header
+                    else:
+                        if end - pos < header:
+                            break  # the mask is cut: scan this header again with the next read
+                        self._utf8 = _UTF8_DECODER()
+                        self._text_size = length
+                        if not self._text_frame(buf, pos + header, length, first & 0x80, end):
+                            error, code = _INVALID_UTF8, 1007
+                            break
                 fragmented = not first & 0x80
             elif opcode == 0x0:
                 if self._utf8 is not None and not first & _RSV_BITS:
-                    if end - pos < header:
-                        break  # the mask is cut: scan this header again with the next read
-                    if not self._text_frame(buf, pos + header, length, first & 0x80, end):
-                        error, code = _INVALID_UTF8, 1007
-                        break
+                    text_size = self._text_size + length
+                    if text_size > self._limit:
+                        self._utf8 = None  # the reader fails it with 1009 on this header
+                    else:
+                        if end - pos < header:
+                            break  # the mask is cut: scan this header again with the next read
+                        self._text_size = text_size
+                        if not self._text_frame(buf, pos + header, length, first & 0x80, end):
+                            error, code = _INVALID_UTF8, 1007
+                            break
                 if first & 0x80:
                     fragmented = False
             pos = following
@@ -568,7 +585,7 @@ class ServerConnection:
         self.reader = WebSocketReader(
             self._inbox, params.max_message_size + 1, compress=self._compressed, decode_text=True
         )
-        self.parser = FrameGuard(self.reader, self)
+        self.parser = FrameGuard(self.reader, self, params.max_message_size)
         self._closed: asyncio.Future[None] = self._loop.create_future()
         # What write_message returns when the data left at once: awaiting a done future
         # does not consume it, so one per connection serves every such write.
