@@ -311,6 +311,16 @@ class FrameGuard:
         skip = self._skip
         connection = self._connection
         connection.work = 0  # a new read: the loop has run since the last one
+        if not skip and size > 1 and not self._head and not self._fragmented:
+            # One message in flight: a read of exactly one common frame (see the loop below).
+            first, second = data[0], data[1]
+            if (
+                (first == 0x81 or first == 0x82)
+                and second == size + 0x7A
+                and 0x80 <= second <= 0xFD
+            ):
+                connection.direct = not connection.held and not connection._compressed
+                return self._reader.feed_data(data)
         if skip >= size:
             # Inside one frame's payload: at most one message ends here, nothing to batch.
             connection.direct = False
