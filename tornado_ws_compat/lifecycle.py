@@ -50,6 +50,14 @@ class State(enum.Enum):
     CLOSED = "CLOSED"
 
 
+# The members once more as plain module names: on CPython 3.11 reading ``State.OPEN`` costs
+# about 0.2 us (the enum's class-attribute lookup); a handshake reads them several times.
+_CONNECTING = State.CONNECTING
+_OPEN = State.OPEN
+_CLOSING = State.CLOSING
+_CLOSED = State.CLOSED
+
+
 class CloseAction:
     """What the engine must do after a lifecycle event: bits of an ``int``, several may apply.
 
@@ -102,7 +110,7 @@ class Lifecycle:
     )
 
     def __init__(self) -> None:
-        self.state = State.CONNECTING
+        self.state = _CONNECTING
         self.client_terminated = False
         self.server_terminated = False
         self.close_code: int | None = None
@@ -111,12 +119,12 @@ class Lifecycle:
 
     def opened(self) -> None:
         """The 101 went out: frames may flow."""
-        if self.state is State.CONNECTING:
-            self.state = State.OPEN
+        if self.state is _CONNECTING:
+            self.state = _OPEN
 
     def is_closing(self) -> bool:
         """Tornado's ``is_closing``: either side started closing, or the socket is gone."""
-        return self.state is not State.OPEN or self.client_terminated or self.server_terminated
+        return self.state is not _OPEN or self.client_terminated or self.server_terminated
 
     def local_close(self, code: int | None, reason: str | None) -> tuple[int, bytes]:
         """We close (``handler.close``): send our close frame once, then wait for the peer's.
@@ -125,13 +133,13 @@ class Lifecycle:
         """
         action = CloseAction.NONE
         payload = b""
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             return action, payload
         if not self.server_terminated:
             self.server_terminated = True
             action |= CloseAction.SEND_CLOSE
             payload = close_payload(code, reason)
-        self.state = State.CLOSING
+        self.state = _CLOSING
         if self.client_terminated:
             action |= CloseAction.DROP
         else:
@@ -155,9 +163,9 @@ class Lifecycle:
         """Fail the connection: no (further) close frame, drop the socket now."""
         self.client_terminated = True
         self.server_terminated = True
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             return CloseAction.NONE
-        self.state = State.CLOSING
+        self.state = _CLOSING
         return CloseAction.DROP
 
     def forgo_on_close(self) -> None:
@@ -169,7 +177,7 @@ class Lifecycle:
         """The socket is gone. True exactly once: the caller then runs ``on_close``."""
         self.client_terminated = True
         self.server_terminated = True
-        self.state = State.CLOSED
+        self.state = _CLOSED
         if self._on_close_done:
             return False
         self._on_close_done = True
