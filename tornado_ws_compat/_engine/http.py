@@ -308,6 +308,7 @@ class _RequestConnection:
         protocol.keep_alive(False)
         transport.set_protocol(ws_protocol)
         protocol.transport = None  # so that aiohttp neither writes to it nor closes it
+        protocol._parser = None  # no more HTTP here (and not a declined upgrade to undo)
         if head is not None:
             transport.write(head)
         if protocol._manager is not None:
@@ -405,6 +406,9 @@ class _HeadLimit:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._parser, name)
+
+    def message_consumed(self) -> None:  # once per request: without __getattr__'s detour
+        self._parser.message_consumed()
 
     def feed_data(self, data: bytes) -> Any:
         body = self._body
