@@ -8,11 +8,15 @@ what a handler observes stays Tornado's: hooks in order, ``request`` and its hea
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 from typing import Any
 
+import aiohttp
 import pytest
 from helpers import OP_CLOSE, Probe, raw_websocket, serve, settle
 
+from tornado_ws_compat import testing, web
 from tornado_ws_compat.websocket import WebSocketHandler
 
 
@@ -110,3 +114,29 @@ async def test_messages_during_async_open_wait_for_it() -> None:
         probe2.record("go")
         await probe2.wait("on_close")
         assert "opened" in probe2.names()
+
+
+@pytest.mark.asyncio
+async def test_hand_off_over_tls() -> None:
+    # The WebSocket's protocol takes over a TLS transport too (wss://): messages, the close
+    # handshake and on_close as over plain TCP.
+    folder = os.path.dirname(testing.__file__)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(
+        os.path.join(folder, "testing.crt"), os.path.join(folder, "testing.key")
+    )
+    client = ssl.create_default_context()
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    probe = Probe()
+    app = web.Application([("/ws", Echo, {"probe": probe})])
+    async with testing.running(app, shutdown_timeout=2.0, ssl_options=context) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"wss://127.0.0.1:{port}/ws", ssl=client) as ws:
+                await probe.wait("open")
+                await ws.send_str("secret")
+                assert await asyncio.wait_for(ws.receive_str(), 5) == "secret closed=False"
+                await ws.close(code=1000)
+                assert ws.close_code == 1000
+        assert (await probe.wait("on_close")) == (1000,)
