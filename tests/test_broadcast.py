@@ -219,3 +219,120 @@ class Watch(Publisher):
             connection = self.room.subscribers[0].ws_connection
             if connection is not None and not connection.is_closing():
                 self.room.peaks.append(connection.unsent_bytes())
+
+
+class Clock:
+    """Stands in for the write scope's clock: every read of it advances it by ``step``
+    seconds, so which held frames fall due is decided by the code path, not by how fast the
+    machine runs (no timing in the test)."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 1000.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("step", "shape"),
+    [(0.0, "held to the end"), (0.0002, "sent in groups"), (0.01, "holding stops")],
+)
+async def test_held_broadcast_frames_keep_order_whenever_they_are_sent(
+    monkeypatch: pytest.MonkeyPatch, step: float, shape: str
+) -> None:
+    """Six messages in one read, each broadcast to 40 subscribers (more than one group of
+    32). Whether the held frames go out at the end of the read, in groups as they fall due
+    (a subscriber sent early is held again with its next frame), or directly once holding
+    is seen not to pay, every subscriber gets every message once, in order."""
+    from tornado_ws_compat._engine import connection as engine
+
+    monkeypatch.setattr(engine, "_clock", Clock(step))
+    sends: dict[int, list[int]] = {}  # connection id -> frames per batch sent
+    send_batch = engine.ServerConnection._send_batch
+
+    def counting(self: engine.ServerConnection) -> None:
+        sends.setdefault(id(self), []).append(len(self._batch))
+        send_batch(self)
+
+    monkeypatch.setattr(engine.ServerConnection, "_send_batch", counting)
+    room = Room()
+    room.expected = 40
+    messages = [f"message {i}" for i in range(6)]
+    async with running(app(room), shutdown_timeout=2.0) as server, aiohttp.ClientSession() as s:
+        subscribers = [await s.ws_connect(server.url("/sub")) for _ in range(room.expected)]
+        await wait(room.joined.wait())
+        sends.clear()
+        async with raw_websocket(server, "/pub") as pub:
+            pub.writer.write(b"".join(build_frame(0x1, m.encode()) for m in messages))
+            for ws in subscribers:
+                assert await receive(ws, len(messages)) == [("TEXT", m) for m in messages]
+        for ws in subscribers:
+            await ws.close()
+    batched = [n for per_connection in sends.values() for n in per_connection]
+    if shape == "held to the end":
+        assert batched == [len(messages)] * room.expected  # one write per subscriber
+    elif shape == "sent in groups":
+        assert sum(batched) == len(messages) * room.expected  # every frame held
+        assert max(len(per_connection) for per_connection in sends.values()) > 1
+        assert sum(batched) / len(batched) >= 1.5  # and most writes carry several
+    else:
+        assert sum(batched) < len(messages) * room.expected  # the rest went out directly
+    await wait(asyncio.gather(*room.futures))
+
+
+class Keeper(WebSocketHandler):
+    """Broadcasts each message; what it does with the returned futures depends on the
+    message: ``keep`` stores them, ``callback`` only adds a done callback, ``drop`` forgets
+    them (the idiomatic loop)."""
+
+    def initialize(self, room: Room) -> None:
+        self.room = room
+
+    def on_message(self, message: str | bytes) -> None:
+        for client in self.room.subscribers:
+            future = client.write_message(message)
+            if message == "keep":
+                self.room.futures.append(future)
+            elif message == "callback":
+                future.add_done_callback(self.record)
+
+    def record(self, done: asyncio.Future[None]) -> None:
+        self.room.outcomes.append(repr(done))
+        if len(self.room.outcomes) == len(self.room.subscribers):
+            self.room.settled.set()
+
+
+@pytest.mark.asyncio
+async def test_write_futures_of_held_frames_resolve_when_flushed_whoever_holds_them() -> None:
+    """A held frame's future that nobody keeps may serve the connection's next batch; one
+    that is kept and awaited late, or has a callback, must resolve once its frames are
+    flushed. Each read below is one batch (its two messages are held together)."""
+    room = Room()
+    room.expected = 3
+    application = web.Application(
+        [(r"/sub", Subscriber, {"room": room}), (r"/pub", Keeper, {"room": room})]
+    )
+    reads = [["drop", "keep"], ["drop", "drop"], ["drop", "callback"], ["keep", "drop"]]
+    async with (
+        running(application, shutdown_timeout=2.0) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        subscribers = [await session.ws_connect(server.url("/sub")) for _ in range(3)]
+        await wait(room.joined.wait())
+        async with raw_websocket(server, "/pub") as pub:
+            for read in reads:
+                pub.writer.write(b"".join(build_frame(0x1, m.encode()) for m in read))
+                for ws in subscribers:  # the read is handled before the next is sent
+                    assert await receive(ws, len(read)) == [("TEXT", m) for m in read]
+                if "callback" in read:  # called once flushed, not with a later batch
+                    await wait(room.settled.wait())
+            # Awaited only now, long after the flush: each kept future is done and succeeded.
+            assert len(room.futures) == 2 * 3
+            await wait(asyncio.gather(*room.futures))
+            assert all(future.exception() is None for future in room.futures)
+            assert room.outcomes == ["<Future finished result=None>"] * 3
+        for ws in subscribers:
+            await ws.close()

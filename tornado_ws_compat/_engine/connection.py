@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 import zlib
+from sys import getrefcount as _getrefcount
 from time import perf_counter as _clock
 from typing import TYPE_CHECKING, Any, Final
 
@@ -83,8 +84,14 @@ _COPY_LIMIT: Final = 4096
 # costing its size plus _FRAME_YIELD_COST (tornado.websocket._YIELD_THRESHOLD).
 _YIELD_THRESHOLD: Final = 256 * 1024
 _FRAME_YIELD_COST: Final = 1024
-# Seconds of hooks' time a batched reply may wait for the hooks after it (see flush_late).
+# Seconds of hooks' time a held frame may wait for the hooks after it (see _WriteScope).
 _BATCH_BUDGET: Final = 0.001
+_NEVER: Final = float("inf")
+# Held frames per connection, on average, below which holding does not pay (see _WriteScope).
+_PAYING: Final = 1.5
+# sys.getrefcount of a batch's future that only the connection holds: its slot, _send_batch's
+# local name and getrefcount's own argument (CPython 3.11-3.13).
+_UNSEEN: Final = 3
 # Messages aiohttp's queue may hold while a coroutine hook runs, before reading pauses.
 _INBOX_LIMIT: Final = 64 * 1024
 #: Bytes a connection may have waiting in its socket buffer before the peer is throttled: the
@@ -146,36 +153,141 @@ class _SharedFrame:
 
 
 class _WriteScope:
-    """While a read with several frames is handled, frames written to *other* connections
-    are held with its replies and sent when they are (see ``batch_writes``)."""
+    """While the messages of one read are handled (``batch_writes`` .. ``flush_writes``), the
+    frames hooks write to any connection (the reader's replies, a broadcast to others) are
+    held in that connection's batch, and each batch leaves in one write: a connection that
+    gets several messages during the read gets them in one system call.
 
-    __slots__ = ("joined", "open", "owner")
+    A held frame waits at most about ``_BATCH_BUDGET`` of hooks' time. Connections queue in
+    the order they first get a frame, timed per group of 32. Each 32nd connection to join,
+    and between two hooks, the groups held that long are sent; after a hook that took
+    longer than the budget, everything held is sent before the next hook runs (it may be
+    as slow: ``tests/test_reply_delay.py``). A connection sent early joins again, at the
+    back, with its next frame, so a broadcast loop that outlasts the budget still sends each
+    subscriber what it got within the budget in one write. Time spent sending is not hooks'
+    time (Tornado sends inside the hook that writes): it does not age what is still held.
+
+    When the groups held for a whole budget had one frame per connection on average (less
+    than ``_PAYING`` frames each), the connections get their frames further apart than the
+    budget (a broadcast to so many sockets that one loop outlasts it): holding cannot pay,
+    so for the rest of the read nothing more is held and frames go out as they are written.
+    """
+
+    __slots__ = (
+        "deadline",
+        "holding",
+        "joined",
+        "marks",
+        "open",
+        "owner",
+        "sending",
+        "sent",
+        "slow",
+    )
 
     def __init__(self) -> None:
         self.owner: ServerConnection | None = None
-        # Other connections' frames are held only while this is set: it is cleared as soon
-        # as the read's hooks prove slow (over _BATCH_BUDGET), when holding cannot pay.
-        self.open = False
-        self.joined: list[ServerConnection] = []
+        self.open = False  # a read is being handled
+        self.holding = False  # ... and frames written now are held
+        self.joined: list[ServerConnection] = []  # in the order of their first held frame
+        self.sent = 0  # joined[:sent] have been sent
+        self.marks: list[float] = []  # hooks' time when each group of 32 joins began
+        self.sending = 0.0  # seconds of this read spent sending (hooks' time = clock - this)
+        self.deadline = _NEVER  # _clock() at which the oldest held group is due
+        self.slow = _NEVER  # _clock() past which the running hook outlasts the budget
 
-    def join(self, connection: ServerConnection) -> bool:
-        """Hold ``connection``'s frames with the read's; False if it is too late for that."""
+    def begin(self, owner: ServerConnection) -> None:
+        """``owner`` is about to handle the messages of one read; its replies are held."""
+        now = _clock()
+        self.owner = owner
+        self.open = self.holding = True
+        self.slow = self.deadline = now + _BATCH_BUDGET
+        self.marks.append(now)
+        self.joined.append(owner)
+        owner._batching = True
+
+    def join(self, connection: ServerConnection) -> None:
+        """Hold ``connection``'s frames (its ``_batching`` is set by the caller)."""
         joined = self.joined
-        owner = self.owner
-        if not (len(joined) + 1) & 31 and owner is not None:  # a clock read every 32 joins
-            if _clock() - owner._batch_start > _BATCH_BUDGET:
-                self.open = False  # this hook alone outlasts the budget: write directly
-                self.send_joined()
-                return False
+        if not joined:
+            # The first group: timed from the start of the running hook (no clock read).
+            start = self.slow - _BATCH_BUDGET
+            self.deadline = self.slow
+            self.marks.append(start - self.sending)
+        elif not len(joined) & 31:  # a new group: a clock read every 32 joins
+            now = _clock()
+            if now > self.deadline:
+                self._send_due(now - self.sending - _BATCH_BUDGET)
+                if not self.holding:
+                    connection._batching = False  # the caller writes it now
+                    return
+            if not joined:
+                self.deadline = now + _BATCH_BUDGET
+            self.marks.append(now - self.sending)
         joined.append(connection)
-        return True
 
-    def send_joined(self) -> None:
+    def between_hooks(self, now: float) -> None:
+        """A hook returned at ``now``, past ``slow`` or ``deadline``; the next is to run."""
+        if now > self.slow:  # that hook outlasted the budget; the next may too
+            self._send(len(self.joined))
+        else:
+            self._send_due(now - self.sending - _BATCH_BUDGET)
+        self.slow = _clock() + _BATCH_BUDGET
+
+    def _send_due(self, due: float) -> None:
+        """Send the groups that began at ``due`` (hooks' time) or earlier; if they had about
+        one frame each, stop holding for the rest of the read (see the class)."""
+        marks = self.marks
+        group = self.sent >> 5
+        while group < len(marks) and marks[group] <= due:
+            group += 1
+        joined = self.joined
+        start = self.sent
+        stop = min(group << 5, len(joined))
+        if stop - start >= 32:
+            frames = 0
+            for index in range(start, stop):
+                frames += len(joined[index]._batch)
+            if frames < _PAYING * (stop - start):
+                self.holding = False
+                stop = len(joined)
+        self._send(stop)
+
+    def _send(self, stop: int) -> None:
+        """Send the batches of ``joined[sent:stop]``."""
+        joined = self.joined
+        start = self.sent
+        if stop <= start:
+            return
+        began = _clock()
+        self.sent = stop
+        for index in range(start, stop):
+            joined[index].release_batch()
+        spent = _clock() - began
+        self.sending += spent
+        self.slow += spent
+        if stop >= len(joined):
+            joined.clear()
+            self.marks.clear()
+            self.sent = 0
+            self.deadline = _NEVER
+        else:
+            self.deadline = self.marks[stop >> 5] + self.sending + _BATCH_BUDGET
+
+    def close(self) -> None:
+        """The read is handled: send everything held."""
+        self.owner = None
+        self.open = self.holding = False
+        self.slow = _NEVER
+        self.sending = 0.0
         joined = self.joined
         if joined:
-            self.joined = []
-            for connection in joined:
-                connection.flush_writes()
+            for index in range(self.sent, len(joined)):
+                joined[index].release_batch()
+            joined.clear()
+            self.marks.clear()
+            self.sent = 0
+            self.deadline = _NEVER
 
 
 _SHARED: Final = _SharedFrame()
@@ -208,8 +320,12 @@ class _Inbox(WebSocketDataQueue):
                 connection.drain_soon()
                 return
             connection.work = work
-        if connection._batching and _clock() - connection._batch_start > _BATCH_BUDGET:
-            connection.flush_late()
+        if _SCOPE.open:  # between two hooks of this read: send what was held long enough
+            now = _clock()
+            if now > _SCOPE.slow or now > _SCOPE.deadline:
+                _SCOPE.between_hooks(now)
+            else:
+                _SCOPE.slow = now + _BATCH_BUDGET
         # Deliver; hold the inbox if a hook returned an awaitable. Inlined for a data message
         # (once per message); the rest, and every rare state, goes through _deliver.
         kind = data[0]
@@ -513,7 +629,6 @@ class ServerConnection:
         "_backlog_size",
         "_batch",
         "_batch_size",
-        "_batch_start",
         "_batch_waiter",
         "_batching",
         "_close_timer",
@@ -605,7 +720,6 @@ class ServerConnection:
         self._batching = False
         self._batch: list[bytes] = []
         self._batch_size = 0
-        self._batch_start = 0.0  # perf_counter() when the batch began (see flush_late)
         self._batch_waiter: asyncio.Future[None] | None = None
         self._pending_pong: bytes | None = None
         # Frames written while the transport still holds unsent bytes wait here and go to it
@@ -972,40 +1086,37 @@ class ServerConnection:
         messages of one read go to the socket in one system call instead of one each.
         FrameGuard asks for it only when a read holds two frames or more.
 
-        Frames its hooks write to other connections are held too (the scope), and sent
-        when these are: a broadcast of the messages of one read costs each receiver one
-        system call."""
-        self._batching = True
-        self._batch_start = _clock()
+        Frames its hooks write to other connections are held too (the scope, which also
+        bounds how long anything is held), so that a broadcast of the messages of one read
+        costs each receiver one system call per millisecond of hooks' time."""
         if _SCOPE.owner is None:
-            _SCOPE.owner = self
-            _SCOPE.open = True
-
-    def flush_late(self) -> None:
-        """Between two hooks of one read, once the hooks since the batch began took longer
-        than ``_BATCH_BUDGET`` (checked by ``_Inbox.feed_data``): send what is held, so that
-        batching never delays a reply by more than that much of other hooks' time (Tornado
-        writes each reply at once)."""
-        if self._batch:
-            self._send_batch()
-        if _SCOPE.owner is self:
-            _SCOPE.open = False  # slow hooks: frames to other sockets go out directly
-            _SCOPE.send_joined()
-        self._batch_start = _clock()
+            _SCOPE.begin(self)
 
     def flush_writes(self) -> None:
-        """Write the held frames; their futures resolve once the socket buffer is empty."""
+        """Write the held frames; their futures resolve once the socket buffer is empty.
+        Called by the read that opened the scope, it sends every connection's."""
+        if _SCOPE.owner is self:
+            _SCOPE.close()  # this connection's own frames too: it joined with the first
+        elif self._batching:
+            self.release_batch()
+
+    def release_batch(self) -> None:
+        """Write this connection's held frames; what it writes next is held anew, or not."""
         self._batching = False
         if self._batch:
             self._send_batch()
-        if _SCOPE.owner is self:
-            _SCOPE.owner = None
-            _SCOPE.open = False
-            _SCOPE.send_joined()
 
     def _send_batch(self) -> None:
         batch = self._batch
-        waiter, self._batch_waiter = self._batch_waiter, None
+        waiter = self._batch_waiter
+        if waiter is not None:
+            if _getrefcount(waiter) <= _UNSEEN and not waiter._callbacks:
+                # Nobody holds the future that write_message returned for these frames, and
+                # no callback waits on it: whether it resolves cannot be observed. It stays
+                # pending and serves the next batch (a broadcast's writes create no future).
+                waiter = None
+            else:
+                self._batch_waiter = None
         transport = self._transport
         if transport.is_closing():
             batch.clear()
@@ -1068,14 +1179,23 @@ class ServerConnection:
         unsent = transport.get_write_buffer_size() + self._backlog_size
         if unsent + self._batch_size + length > self._write_limit:
             return self._write_frame(frame[0], frame[-length:] if length else b"")
-        if not self._batching and not (_SCOPE.open and self._join_scope()):
-            if unsent:
-                return self._hold(frame)
-            transport.write(frame)
-            if transport.get_write_buffer_size():
-                return self._flush_future()
-            flushed = self._flushed  # the socket took it all: done
-            return flushed if flushed is not None else self._written()
+        if not self._batching:
+            scope = _SCOPE
+            if scope.holding:
+                self._batching = True
+                joined = scope.joined  # _join_scope, inlined: once per broadcast subscriber
+                if len(joined) & 31:
+                    joined.append(self)
+                else:
+                    scope.join(self)  # may decide not to hold it after all
+            if not self._batching:
+                if unsent:
+                    return self._hold(frame)
+                transport.write(frame)
+                if transport.get_write_buffer_size():
+                    return self._flush_future()
+                flushed = self._flushed  # the socket took it all: done
+                return flushed if flushed is not None else self._written()
         self._batch.append(frame)
         self._batch_size += length
         waiter = self._batch_waiter
@@ -1083,13 +1203,11 @@ class ServerConnection:
             waiter = self._batch_waiter = self._loop.create_future()
         return waiter
 
-    def _join_scope(self) -> bool:
-        """Another connection's read is being handled (e.g. a broadcast from its hook):
-        hold this frame with that read's replies, to be sent when they are."""
-        if not _SCOPE.join(self):
-            return False
+    def _join_scope(self) -> None:
+        """Another connection's read is being handled (e.g. a broadcast from its hook), or
+        this one's: hold this frame with what that read's hooks write (see _WriteScope)."""
         self._batching = True
-        return True
+        _SCOPE.join(self)  # may decide not to hold it after all
 
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
         transport = self._transport
@@ -1098,7 +1216,7 @@ class ServerConnection:
         pending = unsent + self._batch_size + length
         if pending > self._write_limit:  # past max_write_buffer, or throttled already
             self._over_limit(pending, length)
-        if not self._batching and _SCOPE.open:
+        if not self._batching and _SCOPE.holding:
             self._join_scope()
         if self._batching:
             batch = self._batch
