@@ -78,6 +78,9 @@ _BACKGROUND: set[asyncio.Task[None]] = set()
 _PACK_SHORT = struct.Struct("!BB").pack
 _PACK_MEDIUM = struct.Struct("!BBH").pack
 _PACK_LONG = struct.Struct("!BBQ").pack
+# The 2-byte headers of whole text and binary frames of 0-125 bytes, by length.
+_TEXT_HEADS: Final = tuple(_PACK_SHORT(0x81, n) for n in range(126))
+_BINARY_HEADS: Final = tuple(_PACK_SHORT(0x82, n) for n in range(126))
 # Payloads above this size are written separately instead of copied behind the header.
 _COPY_LIMIT: Final = 4096
 # Tornado 6.6 yields to the event loop after this much work in one burst, each frame
@@ -790,12 +793,10 @@ class ServerConnection:
         length = len(data)
         if length > _COPY_LIMIT or self._compressor is not None:
             return self._write_other(data, binary)
-        first_byte = 0x82 if binary else 0x81
-        frame = (
-            _PACK_SHORT(first_byte, length) + data
-            if length < 126
-            else _PACK_MEDIUM(first_byte, 126, length) + data
-        )
+        if length < 126:
+            frame = (_BINARY_HEADS if binary else _TEXT_HEADS)[length] + data
+        else:
+            frame = _PACK_MEDIUM(0x82 if binary else 0x81, 126, length) + data
         shared.message = message
         shared.binary = binary
         shared.frame = frame
