@@ -246,10 +246,12 @@ async def test_held_broadcast_frames_keep_order_whenever_they_are_sent(
     """Six messages in one read, each broadcast to 40 subscribers (more than one group of
     32). Whether the held frames go out at the end of the read, in groups as they fall due
     (a subscriber sent early is held again with its next frame), or directly once holding
-    is seen not to pay, every subscriber gets every message once, in order."""
+    is seen not to pay (and then not tried for the next reads), every subscriber gets every
+    message once, in order."""
     from tornado_ws_compat._engine import connection as engine
 
     monkeypatch.setattr(engine, "_clock", Clock(step))
+    monkeypatch.setattr(engine._SCOPE, "cooling", 0)  # restored after: no test sees another's
     sends: dict[int, list[int]] = {}  # connection id -> frames per batch sent
     send_batch = engine.ServerConnection._send_batch
 
@@ -280,6 +282,7 @@ async def test_held_broadcast_frames_keep_order_whenever_they_are_sent(
         assert sum(batched) / len(batched) >= 1.5  # and most writes carry several
     else:
         assert sum(batched) < len(messages) * room.expected  # the rest went out directly
+        assert engine._SCOPE.cooling == engine._COOLING  # and the next reads hold no others
     await wait(asyncio.gather(*room.futures))
 
 

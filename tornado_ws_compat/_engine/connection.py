@@ -92,6 +92,8 @@ _BATCH_BUDGET: Final = 0.001
 _NEVER: Final = float("inf")
 # Held frames per connection, on average, below which holding does not pay (see _WriteScope).
 _PAYING: Final = 1.5
+# Batched reads after one where holding did not pay during which it is not tried again.
+_COOLING: Final = 8
 # sys.getrefcount of a batch's future that only the connection holds: its slot, _send_batch's
 # local name and getrefcount's own argument (CPython 3.11-3.13).
 _UNSEEN: Final = 3
@@ -173,10 +175,13 @@ class _WriteScope:
     When the groups held for a whole budget had one frame per connection on average (less
     than ``_PAYING`` frames each), the connections get their frames further apart than the
     budget (a broadcast to so many sockets that one loop outlasts it): holding cannot pay,
-    so for the rest of the read nothing more is held and frames go out as they are written.
+    so for the rest of the read, and the next ``_COOLING`` batched reads, nothing but the
+    reader's own replies is held and frames go out as they are written; then holding is
+    tried again.
     """
 
     __slots__ = (
+        "cooling",
         "deadline",
         "holding",
         "joined",
@@ -198,12 +203,17 @@ class _WriteScope:
         self.sending = 0.0  # seconds of this read spent sending (hooks' time = clock - this)
         self.deadline = _NEVER  # _clock() at which the oldest held group is due
         self.slow = _NEVER  # _clock() past which the running hook outlasts the budget
+        self.cooling = 0  # batched reads left during which other connections are not held
 
     def begin(self, owner: ServerConnection) -> None:
         """``owner`` is about to handle the messages of one read; its replies are held."""
         now = _clock()
         self.owner = owner
-        self.open = self.holding = True
+        self.open = True
+        if self.cooling:
+            self.cooling -= 1
+        else:
+            self.holding = True
         self.slow = self.deadline = now + _BATCH_BUDGET
         self.marks.append(now)
         self.joined.append(owner)
@@ -253,6 +263,7 @@ class _WriteScope:
                 frames += len(joined[index]._batch)
             if frames < _PAYING * (stop - start):
                 self.holding = False
+                self.cooling = _COOLING
                 stop = len(joined)
         self._send(stop)
 
