@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime
+import gc
 import threading
 from typing import Any
 
@@ -228,3 +229,15 @@ def test_instance_is_current_in_a_thread() -> None:
     thread.start()
     thread.join(WAIT)
     assert not thread.is_alive() and not errors
+
+
+@pytest.mark.parametrize("factory", [asyncio.new_event_loop, uvloop.new_event_loop])
+def test_ioloop_keeps_the_loop_it_was_given(factory: Any) -> None:
+    """``IOLoop(loop)`` holds the only reference to a new loop (as Tornado's IOLoop holds its
+    asyncio loop): a garbage collection in between does not take the loop away."""
+    io_loop = OURS.ioloop.IOLoop(factory(), make_current=False)
+    try:
+        gc.collect()
+        assert io_loop.run_sync(lambda: asyncio.sleep(0, "ran")) == "ran"
+    finally:
+        io_loop.close()

@@ -201,6 +201,11 @@ class IOLoop:
         owned = asyncio_loop is None
         loop = _new_event_loop() if asyncio_loop is None else asyncio_loop
         self._attach(loop, owned)
+        # The loop handed to the constructor lives as long as this IOLoop, as Tornado's
+        # IOLoop holds its asyncio loop: ``IOLoop(asyncio.new_event_loop())`` keeps the
+        # only reference to it (a cycle inside asyncio's loop would otherwise let the
+        # cyclic collector take it at any time). Until close(), as on Tornado.
+        self._owned_loop = loop
         if IOLoop._register(loop, self) is not self:
             if owned:
                 loop.close()
