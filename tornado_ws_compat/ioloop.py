@@ -205,7 +205,7 @@ class IOLoop:
         # IOLoop holds its asyncio loop: ``IOLoop(asyncio.new_event_loop())`` keeps the
         # only reference to it (a cycle inside asyncio's loop would otherwise let the
         # cyclic collector take it at any time). Until close(), as on Tornado.
-        self._owned_loop = loop
+        self._owned_loop: asyncio.AbstractEventLoop | None = loop
         if IOLoop._register(loop, self) is not self:
             if owned:
                 loop.close()
