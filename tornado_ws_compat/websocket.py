@@ -16,7 +16,7 @@ import inspect
 import sys
 from collections.abc import Awaitable, Callable
 from threading import get_ident as _thread_ident
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tornado_ws_compat import escape, web
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
@@ -245,7 +245,7 @@ class WebSocketHandler(web.RequestHandler):
 
     def write_message(
         self, message: bytes | str | dict[str, Any], binary: bool = False
-    ) -> asyncio.Future[None] | concurrent.futures.Future[None]:
+    ) -> asyncio.Future[None]:
         """Send a message: ``str`` (text), ``bytes`` or a ``dict`` (JSON as Tornado encodes it).
 
         Returns a future that resolves when the data has been flushed to the socket; awaiting
@@ -256,12 +256,15 @@ class WebSocketHandler(web.RequestHandler):
         the Tornado 2-4 era push from worker threads), the call is handed to the loop in order
         and a ``concurrent.futures.Future`` is returned at once: it resolves when the message
         is flushed, or fails with the error the loop-side call met (`WebSocketClosedError`).
+        It is typed as Tornado types this method (``Future[None]``, what code on the loop
+        awaits); code in another thread calls ``.result()``, which both futures have.
         """
         connection = self.ws_connection
         if connection is None:
             raise WebSocketClosedError()
         if _thread_ident() != self._loop_thread:
-            return self._from_thread(self.write_message, message, binary)
+            from_thread = self._from_thread(self.write_message, message, binary)
+            return cast("asyncio.Future[None]", from_thread)
         if isinstance(message, dict):
             message = escape.json_encode(message)
         # The connection raises WebSocketClosedError itself when closing.
