@@ -30,6 +30,8 @@ import sys
 import time
 from typing import Any
 
+from fake_transport import FakeTransport
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASK = b"\x37\xfa\x21\x3d"
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -42,33 +44,6 @@ def client_frame(payload: bytes) -> bytes:
 
 def message(seq: int) -> bytes:
     return (b'{"seq":%08d,"op":"tick","price":101.25,"qty":7}' % seq).ljust(64, b" ")
-
-
-class RecordingTransport:
-    """Takes every write and records it (one entry per call: one system call on a real
-    socket); its buffer is always empty. The hot methods are C builtins, as uvloop's are."""
-
-    def __init__(self, real: Any, calls: list[Any]) -> None:
-        self.real = real
-        self.write = calls.append
-        self.writelines = calls.append
-        self.get_write_buffer_size = int
-        self.is_closing = bool
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self.real.get_extra_info(name, default)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def is_reading(self) -> bool:
-        return True
 
 
 async def handshake(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -85,6 +60,8 @@ async def measure(
     cases: list[tuple[int, int]], repeats: int, profile: bool
 ) -> dict[str, tuple[float, float]]:
     sys.path.insert(0, os.path.join(ROOT, "bench", "servers"))
+    # The package of PYTHONPATH (--baseline sets it), else this checkout's, installed or not.
+    sys.path.append(ROOT)
     import compat_echo
 
     from tornado_ws_compat import web
@@ -118,7 +95,7 @@ async def measure(
         for handler in everyone:
             connection = handler.ws_connection
             swapped.append((connection, connection._transport))
-            connection._transport = RecordingTransport(connection._transport, calls)
+            connection._transport = FakeTransport(connection._transport, calls.append)
         feed = publisher._protocol.data_received
         frames = [client_frame(message(i)) for i in range(64)]
         try:

@@ -27,6 +27,8 @@ import sys
 import time
 from typing import Any
 
+from fake_transport import FakeTransport
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MASK = b"\x37\xfa\x21\x3d"
 PAYLOAD = b'{"seq": 12345, "text": "hello hello hello hello hello hello!!!"}'[:64].ljust(64)
@@ -37,35 +39,10 @@ def client_frame(payload: bytes) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + MASK + masked
 
 
-class FakeTransport:
-    """Takes every write; its buffer is always empty (the socket took everything). The hot
-    methods are C builtins, as a real transport's are (``int()`` is 0, ``bool()`` False)."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.write = len
-        self.writelines = len
-        self.get_write_buffer_size = int
-        self.is_closing = bool
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self.real.get_extra_info(name, default)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def is_reading(self) -> bool:
-        return True
-
-
 async def measure(depths: list[int], repeats: int, profile: int | None) -> dict[int, list[float]]:
     sys.path.insert(0, os.path.join(ROOT, "bench", "servers"))
+    # The package of PYTHONPATH (--baseline sets it), else this checkout's, installed or not.
+    sys.path.append(ROOT)
     import compat_echo  # the seed's class
 
     from tornado_ws_compat import web
