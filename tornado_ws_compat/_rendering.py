@@ -17,25 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from tornado_ws_compat import escape, template
 from tornado_ws_compat import locale as _locale
+from tornado_ws_compat.util import ObjectDict
 
 if TYPE_CHECKING:
     from tornado_ws_compat.httputil import HTTPServerRequest
     from tornado_ws_compat.web import Application, RequestHandler
 
 __all__ = ["RenderingMixin", "TemplateModule", "UIModule", "ui_registry"]
-
-
-class _ObjectDict(dict[str, Any]):
-    """A dict whose keys are also attributes (``handler.ui.name``), as Tornado's ObjectDict."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
 
 
 def _is_absolute(path: str) -> bool:
@@ -78,20 +66,20 @@ class RenderingMixin:
     _active_modules: dict[str, UIModule]
 
     @property
-    def ui(self) -> _ObjectDict:
+    def ui(self) -> ObjectDict:
         """The application's UI methods bound to this handler, and its UI modules (as
         ``_tt_modules``, which ``{% module %}`` uses, and ``modules``). Tornado builds it in
         the handler's constructor; built on first use here (most requests never render)."""
-        ui: _ObjectDict | None = self.__dict__.get("_ui")
+        ui: ObjectDict | None = self.__dict__.get("_ui")
         if ui is None:
             app = self.application
-            ui = _ObjectDict((name, self._ui_method(fn)) for name, fn in app.ui_methods.items())
+            ui = ObjectDict((name, self._ui_method(fn)) for name, fn in app.ui_methods.items())
             ui["_tt_modules"] = ui["modules"] = _UIModuleNamespace(self, app.ui_modules)
             self.__dict__["_ui"] = ui
         return ui
 
     @ui.setter
-    def ui(self, value: _ObjectDict) -> None:
+    def ui(self, value: ObjectDict) -> None:
         self.__dict__["_ui"] = value
 
     def _reset_template_cache_if_disabled(self) -> None:
