@@ -27,6 +27,7 @@ from helpers import (
     TIMEOUT,
     Probe,
     build_frame,
+    close_payload,
     raw_websocket,
     serve,
     wait,
@@ -294,3 +295,232 @@ async def test_writes_after_close_raise_in_a_batched_read() -> None:
             assert await probe.wait("refused", TIMEOUT) == ("three",)
     assert [(f.opcode, f.payload) for f in frames[:2]] == [(OP_TEXT, b"one"), (OP_TEXT, b"two")]
     assert frames[2].opcode == OP_CLOSE and frames[2].close_code == 1000
+
+
+# ---- FrameGuard's own delivery of the common frame (aiohttp's reader bypassed) ----
+
+
+class Typed(WebSocketHandler):
+    """Records each message with its type; echoes it (text prefixed) unless it says so."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+
+    def open(self) -> None:
+        self.probe.record("open", self)
+
+    def on_message(self, message: str | bytes) -> None:
+        self.probe.record("message", type(message).__name__, message)
+        if message == "raise":
+            raise ValueError("hook failed")
+        if isinstance(message, bytes):
+            self.write_message(message, binary=True)
+        else:
+            self.write_message("You said: " + message)
+
+
+@pytest.mark.parametrize("split", ["one-read-each", "one-read"])
+async def test_common_frames_are_delivered_as_str_and_bytes_with_their_exact_payload(
+    split: str,
+) -> None:
+    """Every payload size a frame under 126 bytes can carry (multi-byte characters cut at
+    every mask offset), text as ``str`` and binary as ``bytes``, one frame per read (one
+    message in flight) and all in one read; empty messages too."""
+    probe = Probe()
+    texts = ["", "a", "é", "€𝄞", *("xé€𝄞"[: n % 4] + "y" * n for n in range(110, 126))]
+    messages: list[str | bytes] = []
+    for n, text in enumerate(texts):
+        messages.append(text.encode()[:125].decode("utf-8", "ignore"))
+        messages.append(bytes((n + i) % 256 for i in range(n * 7 % 126)))
+    frames = [
+        build_frame(OP_TEXT, m.encode()) if isinstance(m, str) else build_frame(OP_BINARY, m)
+        for m in messages
+    ]
+    async with serve([("/ws", Typed, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await probe.wait("open")
+            if split == "one-read":
+                await conn.send(b"".join(frames))
+            replies = []
+            for frame in frames:
+                if split == "one-read-each":
+                    await conn.send(frame)
+                replies.append(await conn.read_frame())
+    got = [(kind, message) for kind, message in probe.of("message")]
+    assert got == [(type(m).__name__, m) for m in messages]
+    assert [(f.opcode, f.payload) for f in replies] == [
+        (OP_TEXT, b"You said: " + m.encode()) if isinstance(m, str) else (OP_BINARY, m)
+        for m in messages
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        (build_frame(OP_TEXT, b"\xff\xfe"), 1007),
+        (build_frame(OP_TEXT, "é".encode()[:1]), 1007),  # a character cut at the end
+        (build_frame(OP_TEXT, b"\xed\xa0\x80"), 1007),  # a surrogate (RFC 3629 section 3)
+        (build_frame(OP_TEXT, b"x" * 11), 1009),  # websocket_max_message_size is 10 here
+        (build_frame(OP_BINARY, b"x" * 11), 1009),
+        (build_frame(OP_TEXT, b"unmasked", masked=False), 1002),
+        (build_frame(OP_TEXT, b"rsv2", rsv=2), 1002),
+        (build_frame(OP_TEXT, b"rsv1", rsv=4), 1002),  # RSV1 without permessage-deflate
+    ],
+    ids=[
+        "utf8",
+        "utf8-cut",
+        "surrogate",
+        "too-big-text",
+        "too-big-binary",
+        "unmasked",
+        "rsv2",
+        "rsv1",
+    ],
+)
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "after-others"])
+async def test_a_bad_common_shaped_frame_fails_with_its_code(
+    bad: bytes, code: int, alone: bool
+) -> None:
+    """A frame of nearly the common shape fails as the reader fails it, whether it is the
+    only frame of its read (one message in flight) or follows good ones in the same read;
+    a message of exactly the size limit is still delivered; nothing after the bad frame."""
+    probe = Probe()
+    good = [b"0123456789", b"ok"]
+    stream = b"".join(build_frame(OP_TEXT, g) for g in good)
+    async with serve([("/ws", Typed, {"probe": probe})], websocket_max_message_size=10) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await probe.wait("open")
+            if alone:
+                for frame in build_frame(OP_TEXT, good[0]), build_frame(OP_TEXT, good[1]):
+                    await conn.send(frame)
+                    await conn.read_frame()
+                await conn.send(bad)
+                await conn.send(build_frame(OP_TEXT, b"after"))
+                frames = await conn.frames_until_eof()
+            else:
+                await conn.send(stream + bad + build_frame(OP_TEXT, b"after"))
+                frames = await conn.frames_until_eof()
+                assert [f.payload for f in frames[:-1]] == [b"You said: " + g for g in good]
+    assert frames[-1].opcode == OP_CLOSE
+    assert frames[-1].close_code == code
+    assert [m for _k, m in probe.of("message")] == [g.decode() for g in good]
+
+
+async def test_control_frames_and_fragments_between_common_frames_keep_their_place() -> None:
+    """Common frames around a ping, a pong and a fragmented message (with a ping between
+    its fragments), in one read and one frame per read: every message whole and in order,
+    the pongs answering in place."""
+    probe = Probe()
+    sequence = [
+        build_frame(OP_TEXT, b"a"),
+        build_frame(OP_PING, b"p1"),
+        build_frame(OP_BINARY, b"b"),
+        build_frame(OP_PONG, b"unsolicited"),
+        build_frame(OP_TEXT, b"fr", fin=False),
+        build_frame(OP_PING, b"p2"),
+        build_frame(OP_CONT, b"ag", fin=True),
+        build_frame(OP_TEXT, b"c"),
+    ]
+    expected = [
+        (OP_TEXT, b"You said: a"),
+        (OP_PONG, b"p1"),
+        (OP_BINARY, b"b"),
+        (OP_PONG, b"p2"),
+        (OP_TEXT, b"You said: frag"),
+        (OP_TEXT, b"You said: c"),
+    ]
+    async with serve([("/ws", Typed, {"probe": probe})]) as server:
+        for one_read in (True, False):
+            async with raw_websocket(server, "/ws") as conn:
+                if one_read:
+                    await conn.send(b"".join(sequence))
+                else:
+                    for frame in sequence:
+                        await conn.send(frame)
+                got = [await conn.read_frame() for _ in expected]
+                assert [(f.opcode, f.payload) for f in got] == expected
+
+
+async def test_nothing_after_the_peers_close_frame_or_a_failed_hook_is_delivered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """In one read: a message, the peer's close frame, a message: the second is not
+    delivered (RFC 6455 section 5.5.1). A hook that raises is logged and the connection
+    dropped; the messages after it in the same read are not delivered."""
+    probe = Probe()
+    async with serve([("/ws", Typed, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await conn.send(
+                build_frame(OP_TEXT, b"one")
+                + build_frame(OP_CLOSE, close_payload(1000))
+                + build_frame(OP_TEXT, b"two")
+            )
+            frames = await conn.frames_until_eof()
+        assert [(f.opcode, f.payload) for f in frames[:1]] == [(OP_TEXT, b"You said: one")]
+        assert frames[1].opcode == OP_CLOSE and frames[1].close_code == 1000
+        async with raw_websocket(server, "/ws") as conn:
+            texts = [b"before", b"raise", b"after"]
+            await conn.send(b"".join(build_frame(OP_TEXT, t) for t in texts))
+            frames = await conn.frames_until_eof()
+        assert [(f.opcode, f.payload) for f in frames] == [(OP_TEXT, b"You said: before")]
+    delivered = [m for _k, m in probe.of("message")]
+    assert delivered == ["one", "before", "raise"]
+    assert [r.getMessage() for r in caplog.records if r.name == "tornado.application"]
+
+
+async def test_a_read_of_small_frames_past_the_yield_threshold_is_delivered_in_two_turns() -> None:
+    """Common frames count towards Tornado's yield threshold as the reader's do: 300 frames
+    of 100 bytes (1,124 each: 337 KB of work) are not all delivered before a loop turn."""
+    probe = Probe()
+    async with serve([("/ws", Counter, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws"):
+            (handler,) = await probe.wait("open")
+            protocol: Any = handler.ws_connection._protocol
+            many, payloads_ = numbered(300, 100)
+            handler.target = len(payloads_)
+            protocol.data_received(many)
+            assert 0 < len(handler.seen) < len(payloads_)
+            await probe.wait("all")
+            assert handler.seen == payloads_
+
+
+async def test_a_coroutine_on_message_holds_later_single_frame_reads() -> None:
+    """One frame per read, on_message a coroutine: reads that come while it runs wait in
+    the reader's queue and are delivered after it, one at a time, in order."""
+    probe = Probe()
+    async with serve([("/ws", CoroutineEcho, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            texts = [f"m{n}" for n in range(20)]
+            for text in texts:
+                await conn.send(build_frame(OP_TEXT, text.encode()))
+            for text in texts:
+                assert (await conn.read_frame()).payload == text.encode()
+    assert [name for name, *_ in probe.events] == ["start", "end"] * 20
+
+
+class DeflateTyped(Typed):
+    def get_compression_options(self) -> dict[str, Any]:
+        return {}
+
+
+async def test_a_deflate_connection_leaves_every_frame_to_the_reader() -> None:
+    """With permessage-deflate, an uncompressed frame of the common shape (allowed: RFC 7692
+    section 6) and a compressed one are both delivered by the reader, and the replies are
+    compressed."""
+    import zlib
+
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    compressed = compressor.compress(b"packed") + compressor.flush(zlib.Z_SYNC_FLUSH)
+    probe = Probe()
+    headers = {"Sec-WebSocket-Extensions": "permessage-deflate"}
+    async with serve([("/ws", DeflateTyped, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws", headers) as conn:
+            await conn.send(build_frame(OP_TEXT, b"plain"))
+            first = await conn.read_frame()
+            await conn.send(build_frame(OP_TEXT, compressed[:-4], rsv=4))
+            second = await conn.read_frame()
+    assert [m for _k, m in probe.of("message")] == ["plain", "packed"]
+    inflater = zlib.decompressobj(-15)
+    for frame, text in ((first, b"plain"), (second, b"packed")):
+        assert frame.rsv == 4  # RSV1: compressed
+        assert inflater.decompress(frame.payload + b"\x00\x00\xff\xff") == b"You said: " + text

@@ -31,25 +31,50 @@ def frame(first: int, payload: bytes, masked: bool = True) -> bytes:
 
 
 class Reader:
+    """aiohttp's reader, recording: what reaches the application, in order, as the bytes of
+    the frames that carried it (FrameGuard delivers the common frame itself, the reader gets
+    the rest; with one mask for every frame, a delivered message re-encodes to its frame)."""
+
     def __init__(self) -> None:
-        self.data = b""
+        self.parts: list[bytes] = []
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.parts)
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.data += data
+        self.parts.append(data)
         return False, b""
 
     def feed_eof(self) -> None:
         pass
 
 
+class Handler:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    def on_message(self, message: str | bytes) -> None:
+        if isinstance(message, str):
+            self.reader.parts.append(frame(0x81, message.encode()))
+        else:
+            self.reader.parts.append(frame(0x82, message))
+
+
+class Lifecycle:
+    client_terminated = False
+
+
 class Connection:
     """The parts of ServerConnection that FrameGuard reads and calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, reader: Reader) -> None:
         self.work = 0
         self.held = False
         self.direct = False
         self._compressed = False
+        self.lifecycle = Lifecycle()
+        self.handler = Handler(reader)
         self.violations: list[Any] = []
 
     def protocol_violation(self, exc: Any) -> None:
@@ -63,7 +88,8 @@ class Connection:
 
 
 def feed_split(stream: bytes, cuts: list[int]) -> tuple[Reader, Connection]:
-    reader, connection = Reader(), Connection()
+    reader = Reader()
+    connection = Connection(reader)
     guard = FrameGuard(reader, connection)  # type: ignore[arg-type]
     start = 0
     for cut in [*cuts, len(stream)]:

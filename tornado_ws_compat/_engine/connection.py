@@ -1,8 +1,9 @@
 """One server-side WebSocket: frames in, handler hooks, frames out (RFC 6455, RFC 7692).
 
-The hot path is synchronous. aiohttp's frame reader parses what the socket delivered and hands
-each message to :class:`_Inbox`, which calls ``handler.on_message`` at once; ``write_message``
-writes the frame to the transport at once. No task, future or queue is involved per message
+The hot path is synchronous. :class:`FrameGuard` unmasks and delivers the common frame (a
+whole small text or binary message) itself; aiohttp's frame reader parses everything else and
+hands each message to :class:`_Inbox`; either calls ``handler.on_message`` at once.
+``write_message`` writes the frame to the transport at once. No task, future or queue is involved per message
 while hooks are plain functions.
 
 When a hook returns an awaitable (a coroutine ``open``, ``on_message`` or ``on_pong``), the
@@ -356,9 +357,7 @@ class _Inbox(WebSocketDataQueue):
         else:
             result = connection._deliver(data)
         if result is not None:
-            connection.held = True
-            connection.direct = False
-            connection._spawn(connection._finish_hook(result))
+            connection.hold_for(result)
 
     def feed_eof(self) -> None:
         WebSocketDataQueue.feed_eof(self)
@@ -402,6 +401,7 @@ class FrameGuard:
         "_text_last",
         "_text_mask",
         "_text_size",
+        "_top",
         "_utf8",
     )
 
@@ -413,6 +413,9 @@ class FrameGuard:
         # The reader's message size limit: a text message past it is failed with 1009 on
         # the header that takes it there (before its payload), so it is not checked here.
         self._limit = limit
+        # The largest second header byte of a frame delivered here without the reader (see
+        # feed_data): masked, a length under 126 and within the limit; none when compressed.
+        self._top = 0 if connection._compressed else 0x80 + min(125, limit)
         self._text_size = 0  # payload bytes of the checked text message so far
         self._skip = 0  # payload bytes of the current frame still to come
         self._head = b""  # the first bytes of a frame header cut by a read
@@ -437,20 +440,117 @@ class FrameGuard:
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
         if self._failed:
             return True, b""
+        connection = self._connection
+        connection.work = 0  # a new read: the loop has run since the last one
+        size = len(data)
+        if (
+            size > 1
+            and not self._skip
+            and not self._head
+            and not self._fragmented
+            and not connection.held
+        ):
+            # The common frame: a whole text or binary message (FIN, no RSV bit), masked,
+            # payload under 126 bytes and within the size limit, at a message boundary.
+            # This guard unmasks and delivers it itself: aiohttp's reader and its queue cost
+            # more for it than these few steps (bench/echo_path.py). Anything else goes on
+            # to the scan and the reader below, which never see the frames delivered here.
+            first = data[0]
+            second = data[1]
+            stop = second - 0x7A  # 2 + 4 (mask) + second & 0x7F
+            if (first == 0x81 or first == 0x82) and 0x80 <= second <= self._top:
+                if stop == size and not _SCOPE.open and not connection.lifecycle.client_terminated:
+                    # One message in flight: the read is this one frame.
+                    payload = bytearray(data[6:])
+                    websocket_mask(data[2:6], payload)
+                    if first == 0x82:
+                        message: str | bytes = bytes(payload)
+                    else:
+                        try:
+                            message = payload.decode()
+                        except UnicodeDecodeError:
+                            return self._scan(data)  # the reader fails it with 1007
+                    try:
+                        result = connection.handler.on_message(message)
+                    except (Exception, asyncio.CancelledError):
+                        connection._hook_failed()
+                        return False, b""
+                    if result is not None:
+                        connection.hold_for(result)
+                    return False, b""
+                if stop < size:
+                    connection.batch_writes()  # several messages: one write for the replies
+                    try:
+                        return self._deliver_frames(data, size)
+                    finally:
+                        connection.flush_writes()
+        return self._scan(data)
+
+    def _deliver_frames(self, data: bytes, size: int) -> tuple[bool, bytes]:
+        """Deliver the common frames at the start of ``data`` (see feed_data), then pass the
+        rest on to the scan. Stops at anything else, at a hook that fails or returns an
+        awaitable (the rest then waits in the reader's queue), and before the message that
+        reaches Tornado's yield threshold."""
+        connection = self._connection
+        handler = connection.handler
+        lifecycle = connection.lifecycle
+        scope = _SCOPE
+        top = self._top
+        pos = work = 0
+        first = data[0]
+        second = data[1]
+        while True:
+            start = pos + 6
+            stop = pos + second - 0x7A
+            cost = stop - start + _FRAME_YIELD_COST
+            if work + cost >= _YIELD_THRESHOLD or lifecycle.client_terminated:
+                break
+            payload = bytearray(data[start:stop])
+            websocket_mask(data[pos + 2 : start], payload)
+            if first == 0x82:
+                message: str | bytes = bytes(payload)
+            else:
+                try:
+                    message = payload.decode()
+                except UnicodeDecodeError:
+                    break  # the reader fails the connection with 1007
+            if pos and scope.open:  # between two hooks of this read (as in _Inbox)
+                now = _clock()
+                if now > scope.slow or now > scope.deadline:
+                    scope.between_hooks(now)
+                else:
+                    scope.slow = now + _BATCH_BUDGET
+            pos = stop
+            work += cost
+            try:
+                result = handler.on_message(message)
+            except (Exception, asyncio.CancelledError):
+                connection._hook_failed()
+                break
+            if result is not None:
+                connection.hold_for(result)
+                break
+            if size - pos < 2:
+                break
+            first = data[pos]
+            second = data[pos + 1]
+            if not (
+                (first == 0x81 or first == 0x82)
+                and 0x80 <= second <= top
+                and pos + second - 0x7A <= size
+            ):
+                break
+        if pos >= size:
+            return False, b""
+        connection.work = work
+        return self._scan(data[pos:] if pos else data)
+
+    def _scan(self, data: bytes) -> tuple[bool, bytes]:
+        """Check the frame headers of a read (and text as it arrives), then hand it to the
+        reader: the frames that feed_data does not deliver itself."""
         size = len(data)
         skip = self._skip
         connection = self._connection
-        connection.work = 0  # a new read: the loop has run since the last one
-        if not skip and size > 1 and not self._head and not self._fragmented:
-            # One message in flight: a read of exactly one common frame (see the loop below).
-            first, second = data[0], data[1]
-            if (
-                (first == 0x81 or first == 0x82)
-                and second == size + 0x7A
-                and 0x80 <= second <= 0xFD
-            ):
-                connection.direct = not connection.held and not connection._compressed
-                return self._reader.feed_data(data)
         if skip >= size:
             # Inside one frame's payload: at most one message ends here, nothing to batch.
             connection.direct = False
@@ -541,7 +641,7 @@ class FrameGuard:
         connection.direct = (
             not skip
             and not self._fragmented
-            and end + frames * _FRAME_YIELD_COST < _YIELD_THRESHOLD
+            and connection.work + end + frames * _FRAME_YIELD_COST < _YIELD_THRESHOLD
             and not connection.held
             and not connection._compressed
         )
@@ -879,6 +979,13 @@ class ServerConnection:
         return self._closed
 
     # ---- inbound: called by _Inbox from the transport's data_received ----
+
+    def hold_for(self, awaitable: Any) -> None:
+        """A hook returned an awaitable: later messages wait in the reader's queue until it
+        is done (Tornado: one ``on_message`` at a time)."""
+        self.held = True
+        self.direct = False
+        self._spawn(self._finish_hook(awaitable))
 
     def _deliver(self, message: Any) -> Any:
         """Run the hook for one message; return its awaitable if the next must wait for it.
