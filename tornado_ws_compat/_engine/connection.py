@@ -3,8 +3,8 @@
 The hot path is synchronous. :class:`FrameGuard` unmasks and delivers the common frame (a
 whole small text or binary message) itself; aiohttp's frame reader parses everything else and
 hands each message to :class:`_Inbox`; either calls ``handler.on_message`` at once.
-``write_message`` writes the frame to the transport at once. No task, future or queue is involved per message
-while hooks are plain functions.
+``write_message`` writes the frame to the transport at once. No task, future or queue is
+involved per message while hooks are plain functions.
 
 When a hook returns an awaitable (a coroutine ``open``, ``on_message`` or ``on_pong``), the
 inbox is *held*: later messages wait in aiohttp's bounded queue, which pauses reading from the
