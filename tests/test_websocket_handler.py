@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import re
+import socket
 import time
 from typing import Any
 
@@ -1129,6 +1130,34 @@ async def test_set_nodelay() -> None:
         assert await wait(ws.receive_str()) == "nodelay set"
         await ws.send_str("still works")
         assert await wait(ws.receive_str()) == "still works"
+
+
+def _nodelay(handler: web.RequestHandler) -> int:
+    transport = handler.request.connection.transport  # type: ignore[union-attr]
+    sock = transport.get_extra_info("socket")
+    return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+class ReportNoDelay(WebSocketHandler):
+    def open(self) -> None:
+        self.write_message(f"nodelay={_nodelay(self)}")
+
+
+class PageNoDelay(web.RequestHandler):
+    def get(self) -> None:
+        self.write(f"nodelay={_nodelay(self)}")
+
+
+@pytest.mark.asyncio
+async def test_nagle_is_off_on_accepted_connections() -> None:
+    # The loop's TCP transport (asyncio's and uvloop's) turns Nagle off on every connection;
+    # the engine does not set the option a second time (three system calls per connection).
+    routes = [("/ws", ReportNoDelay), ("/page", PageNoDelay)]
+    async with serve(routes) as server, aio_ws(server, "/ws") as ws:
+        assert await wait(ws.receive_str()) == "nodelay=1"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.url("/page")) as response:
+                assert await response.text() == "nodelay=1"
 
 
 # ---------------------------------------------------------------------------------------------
