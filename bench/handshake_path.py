@@ -43,9 +43,10 @@ from run import SERVERS  # noqa: E402
 # Runs the server script with a bytecode counter that SIGUSR1 starts and SIGUSR2 stops and
 # dumps (a marshal'd {(file, line, function): count}).
 _OPS_HOOK = """
-import collections, marshal, runpy, signal, sys
+import collections, marshal, os, runpy, signal, sys
 script, out = sys.argv[1:3]
 sys.argv[:3] = [script]
+sys.path[0] = os.path.dirname(script)  # as `python script`: not the working directory
 ops = collections.Counter()
 def count(frame, event, arg):
     frame.f_trace_opcodes = True
@@ -197,11 +198,13 @@ def main() -> None:
     counter.add_argument("--callgrind", action="store_true", help="instructions, valgrind")
     counter.add_argument("--perf", action="store_true", help="instructions, perf stat")
     counter.add_argument("--ops", action="store_true", help="Python bytecodes per cycle")
+    parser.add_argument("--keep", help="a directory to keep callgrind's output in")
     args = parser.parse_args()
     if shutil.which("taskset"):
         os.sched_setaffinity(0, {1})
     roots = [HERE.parent] + ([args.baseline.resolve()] if args.baseline else [])
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.keep or scratch
         for _ in range(args.rounds):
             for root in roots:
                 for line in measure(args.server, root, args, Path(work)):

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import http.cookies
 import ipaddress
+import itertools
 import time
 import urllib.parse
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping
@@ -332,13 +333,20 @@ class HTTPServerRequest:
         self.protocol = protocol
         if xheaders:
             self._apply_xheaders(set(trusted_downstream))
-        self.host = host or self.headers.get("Host") or "127.0.0.1"
-        self.host_name = _split_host_and_port(self.host.lower())[0]
+        if not host:
+            found = self.headers._values.get("Host")  # headers.get("Host"), without the call
+            host = (",".join(found) if found else None) or "127.0.0.1"
+        self.host = host
+        host_name = _HOST_NAMES.get(host)
+        if host_name is None:
+            host_name = _split_host_and_port(host.lower())[0]
+            if len(_HOST_NAMES) < 256:  # a server answers to few names; junk does not grow it
+                _HOST_NAMES[host] = host_name
+        self.host_name = host_name
         self.path, _, self.query = uri.partition("?")
         # Tornado 6.6.1 refuses a query string of more than max_arguments fields outright
         # (counted as urllib counts them, without parsing); its parsing waits for first use.
-        limit = _parse_body_config.urlencoded.max_arguments
-        if self.query and self.query.count("&") >= limit:
+        if self.query and self.query.count("&") >= _parse_body_config.urlencoded.max_arguments:
             raise HTTPError(400, "Invalid query string: Max number of fields exceeded")
         # Arguments are parsed on first use (get_argument, request.arguments, ...), never for
         # a WebSocket upgrade or a handler that does not read them: a form body costs nothing
@@ -438,6 +446,10 @@ class HTTPServerRequest:
         return f"{self.__class__.__name__}({args})"
 
 
+# Host header values to their host names (``HTTPServerRequest.host_name``).
+_HOST_NAMES: dict[str, str] = {}
+
+
 def _split_host_and_port(netloc: str) -> tuple[str, int | None]:
     """Split ``host:port`` (IPv6 literals in brackets), as tornado.httputil.split_host_and_port."""
     if netloc.startswith("["):
@@ -459,24 +471,43 @@ def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> HTTPHeaders:
 
 
 _RAW_NAMES: dict[bytes, str] = {}
+# The names of a whole request head, as sent, to their stored names: a client sends the same
+# head (the same names in the same order) request after request.
+_HEAD_NAMES: dict[tuple[bytes, ...], tuple[str, ...]] = {}
+_LATIN1 = itertools.repeat("latin1")
+
+
+def _raw_name(name: bytes) -> str:
+    key = _RAW_NAMES.get(name)
+    if key is None:
+        key = _normalize_header(name.decode("latin1"))
+        if len(_RAW_NAMES) < 1024:  # the names clients send are few; do not grow on junk
+            _RAW_NAMES[name] = key
+    return key
 
 
 def headers_from_raw(pairs: Iterable[tuple[bytes, bytes]]) -> HTTPHeaders:
     """Build :class:`HTTPHeaders` from a request head's ``(name, value)`` bytes, decoded as
     ISO-8859-1 as Tornado decodes them (RFC 9110 section 5.5), repeated names kept."""
     headers = HTTPHeaders()
-    values = headers._values
-    for name, value in pairs:
-        key = _RAW_NAMES.get(name)
-        if key is None:
-            key = _normalize_header(name.decode("latin1"))
-            if len(_RAW_NAMES) < 1024:  # the names clients send are few; do not grow on junk
-                _RAW_NAMES[name] = key
-        found = values.get(key)
-        if found is None:
-            values[key] = [value.decode("latin1")]
-        else:
-            found.append(value.decode("latin1"))
+    pairs = tuple(pairs)
+    if not pairs:
+        return headers
+    names, raw_values = zip(*pairs, strict=True)
+    keys = _HEAD_NAMES.get(names)
+    if keys is None:
+        keys = tuple(map(_raw_name, names))
+        if len(set(keys)) < len(keys):  # a repeated field: its values are gathered below
+            values = headers._values
+            for key, value in zip(keys, raw_values, strict=True):
+                values.setdefault(key, []).append(value.decode("latin1"))
+            return headers
+        if len(_HEAD_NAMES) < 256:  # bounded, as _RAW_NAMES
+            _HEAD_NAMES[names] = keys
+    # One field per name (the cache holds only such heads): each name gets a list of its
+    # one value, built without a Python-level step per field.
+    decoded = map(list, zip(map(bytes.decode, raw_values, _LATIN1), strict=True))
+    headers._values = dict(zip(keys, decoded, strict=True))
     return headers
 
 

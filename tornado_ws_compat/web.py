@@ -869,8 +869,10 @@ class RequestHandler(RenderingMixin):
 
     async def _execute(self, *args: bytes | None, **kwargs: bytes | None) -> None:
         """Run the request: method check, arguments, prepare(), then the HTTP method."""
-        self._reset_template_cache_if_disabled()
-        if not self.application.settings.get("static_hash_cache", True):
+        settings = self.application.settings
+        if not settings.get("compiled_template_cache", True):
+            self._reset_template_cache_if_disabled()
+        if not settings.get("static_hash_cache", True):
             # Tornado 3.2's debug mode: versions of static files are computed afresh.
             self.settings.get("static_handler_class", StaticFileHandler).reset()
         try:

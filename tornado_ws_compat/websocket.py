@@ -170,8 +170,8 @@ class WebSocketHandler(web.RequestHandler):
             gen_log.debug(message)
 
     async def _accept(self, key: str, params: WebSocketParams) -> None:
-        offered = self.request.headers.get("Sec-WebSocket-Protocol")
-        subprotocols = [s.strip() for s in offered.split(",")] if offered else []
+        offered = self.request.headers._values.get("Sec-Websocket-Protocol")
+        subprotocols = [s.strip() for s in ",".join(offered).split(",")] if offered else []
         selected = self.select_subprotocol(subprotocols)
         if selected:
             assert selected in subprotocols

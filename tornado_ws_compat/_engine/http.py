@@ -8,6 +8,7 @@ a plain response, a streamed one, or a 101 followed by a :class:`ServerConnectio
 from __future__ import annotations
 
 import asyncio
+import operator
 import socket
 import ssl
 import sys
@@ -95,13 +96,24 @@ _HANDED_OVER = _HandedOver(status=101)
 _HANDED_OVER.force_close()  # aiohttp's loop then ends with this request
 
 
+_HEADER_LINE = "{}: {}\r\n".format
+_FIRST = operator.itemgetter(0)
+
+
 def _switching_protocols(headers: HTTPHeaders) -> bytes:
     """The 101 response head: the handler's headers as they are (RFC 9110 section 15.2.2;
     a 1xx response has no content, so no length or transfer coding is added)."""
-    lines = [
-        f"{name}: {value}\r\n" for name, values in headers._values.items() for value in values
-    ]
-    return f"HTTP/1.1 101 Switching Protocols\r\n{''.join(lines)}\r\n".encode()
+    values = headers._values
+    if sum(map(len, values.values())) == len(values):  # one value per name: the usual 101
+        lines = "".join(map(_HEADER_LINE, values, map(_FIRST, values.values())))
+    else:
+        lines = "".join(_HEADER_LINE(name, value) for name, vs in values.items() for value in vs)
+    return f"HTTP/1.1 101 Switching Protocols\r\n{lines}\r\n".encode()
+
+
+def _single(values: list[str] | None) -> str | None:
+    """A header's value as ``HTTPHeaders.get`` gives it, from its list of values."""
+    return None if values is None else ",".join(values)
 
 
 def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
@@ -320,7 +332,7 @@ class _RequestConnection:
             transport,
             params,
             agreement,
-            headers.get("Sec-WebSocket-Protocol"),
+            _single(headers._values.get("Sec-Websocket-Protocol")),
             max_write_buffer=self._server.max_write_buffer,
             write_stall_timeout=self._server.write_stall_timeout,
         )
@@ -746,14 +758,17 @@ class EngineServer:
                 return refusal
             except web.HTTPException as exc:
                 return exc
-        version = aio_request.version
+        # The parsed head itself (what aiohttp's method, raw_path, version and raw_headers
+        # properties read, one Python call each).
+        message = aio_request._message
+        version = message.version
         remote_ip = peer[0] if isinstance(peer, tuple) else None
         try:
             request = HTTPServerRequest(
-                method=aio_request.method,
-                uri=aio_request.raw_path,
+                method=message.method,
+                uri=message.path,
                 version=_VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
-                headers=headers_from_raw(aio_request.raw_headers),
+                headers=headers_from_raw(message.raw_headers),
                 body=body,
                 connection=request_connection,
                 remote_ip=remote_ip,
