@@ -88,6 +88,9 @@ _COPY_LIMIT: Final = 4096
 # costing its size plus _FRAME_YIELD_COST (tornado.websocket._YIELD_THRESHOLD).
 _YIELD_THRESHOLD: Final = 256 * 1024
 _FRAME_YIELD_COST: Final = 1024
+# Common frames (at most 125 bytes of payload each) one read surely may deliver before it
+# reaches _YIELD_THRESHOLD; FrameGuard delivers them without counting.
+_SURELY_UNDER_THRESHOLD: Final = range((_YIELD_THRESHOLD - 1) // (_FRAME_YIELD_COST + 125))
 # Seconds of hooks' time a held frame may wait for the hooks after it (see _WriteScope).
 _BATCH_BUDGET: Final = 0.001
 _NEVER: Final = float("inf")
@@ -489,22 +492,21 @@ class FrameGuard:
     def _deliver_frames(self, data: bytes, size: int) -> tuple[bool, bytes]:
         """Deliver the common frames at the start of ``data`` (see feed_data), then pass the
         rest on to the scan. Stops at anything else, at a hook that fails or returns an
-        awaitable (the rest then waits in the reader's queue), and before the message that
-        reaches Tornado's yield threshold."""
+        awaitable (the rest then waits in the reader's queue), and after as many frames as
+        certainly stay under Tornado's yield threshold (the reader's path counts on)."""
         connection = self._connection
         handler = connection.handler
         lifecycle = connection.lifecycle
         scope = _SCOPE
         top = self._top
-        pos = work = 0
+        pos = 0
         first = data[0]
         second = data[1]
-        while True:
+        for _ in _SURELY_UNDER_THRESHOLD:
+            if lifecycle.client_terminated:
+                break
             start = pos + 6
             stop = pos + second - 0x7A
-            cost = stop - start + _FRAME_YIELD_COST
-            if work + cost >= _YIELD_THRESHOLD or lifecycle.client_terminated:
-                break
             payload = bytearray(data[start:stop])
             websocket_mask(data[pos + 2 : start], payload)
             if first == 0x82:
@@ -521,7 +523,6 @@ class FrameGuard:
                 else:
                     scope.slow = now + _BATCH_BUDGET
             pos = stop
-            work += cost
             try:
                 result = handler.on_message(message)
             except (Exception, asyncio.CancelledError):
@@ -542,8 +543,19 @@ class FrameGuard:
                 break
         if pos >= size:
             return False, b""
-        connection.work = work
+        # What was delivered counts towards the threshold: payload bytes and _FRAME_YIELD_COST
+        # per frame (each frame delivered here took its 6 header bytes of ``pos``).
+        connection.work = pos + (pos and self._delivered(data, pos)) * (_FRAME_YIELD_COST - 6)
         return self._scan(data[pos:] if pos else data)
+
+    @staticmethod
+    def _delivered(data: bytes, end: int) -> int:
+        """How many common frames ``data[:end]`` holds (frame boundaries from the start)."""
+        count = pos = 0
+        while pos < end:
+            pos += data[pos + 1] - 0x7A
+            count += 1
+        return count
 
     def _scan(self, data: bytes) -> tuple[bool, bytes]:
         """Check the frame headers of a read (and text as it arrives), then hand it to the
