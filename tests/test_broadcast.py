@@ -222,66 +222,116 @@ class Watch(Publisher):
 
 
 class Clock:
-    """Stands in for the write scope's clock: every read of it advances it by ``step``
-    seconds, so which held frames fall due is decided by the code path, not by how fast the
-    machine runs (no timing in the test)."""
+    """Stands in for the write scope's clock. Only the hooks below move it (by ``step`` per
+    frame they write, ``block`` before they write), so which held frames fall due is decided
+    by the code path and these figures, not by how fast the machine runs (no timing in the
+    test)."""
 
-    def __init__(self, step: float) -> None:
+    def __init__(self) -> None:
         self.now = 1000.0
-        self.step = step
 
     def __call__(self) -> float:
-        self.now += self.step
         return self.now
+
+
+class Paced(WebSocketHandler):
+    """Broadcasts each message; the clock advances ``block`` (a hook that works before it
+    writes) and then ``step`` per subscriber written to. Records when each hook returned."""
+
+    step = 0.0
+    block = 0.0
+
+    def initialize(self, room: Room, clock: Clock, ends: dict[str, float]) -> None:
+        self.room = room
+        self.clock = clock
+        self.ends = ends
+
+    def on_message(self, message: str | bytes) -> None:
+        assert isinstance(message, str)
+        self.clock.now += self.block
+        for client in self.room.subscribers:
+            self.room.futures.append(client.write_message(message))
+            self.clock.now += self.step
+        self.ends[message] = self.clock.now
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("step", "shape"),
-    [(0.0, "held to the end"), (0.0002, "sent in groups"), (0.01, "holding stops")],
+    ("subscribers", "step", "block", "shape"),
+    [
+        (40, 0.0, 0.0, "held to the end"),
+        (40, 0.00001, 0.0, "sent in groups"),
+        (40, 0.00001, 0.005, "sent after each slow hook"),
+        (160, 0.00003, 0.0, "holding stops"),
+    ],
 )
-async def test_held_broadcast_frames_keep_order_whenever_they_are_sent(
-    monkeypatch: pytest.MonkeyPatch, step: float, shape: str
+async def test_held_broadcast_frames_keep_order_and_wait_one_budget_after_their_hook(
+    monkeypatch: pytest.MonkeyPatch, subscribers: int, step: float, block: float, shape: str
 ) -> None:
-    """Six messages in one read, each broadcast to 40 subscribers (more than one group of
-    32). Whether the held frames go out at the end of the read, in groups as they fall due
-    (a subscriber sent early is held again with its next frame), or directly once holding
-    is seen not to pay (and then not tried for the next reads), every subscriber gets every
-    message once, in order."""
+    """Six messages in one read, each broadcast to more than one group of 32 subscribers.
+    Whether the held frames go out at the end of the read, in groups as they fall due (a
+    subscriber sent early is held again with its next frame), before each hook after one
+    that blocked, or directly once holding is seen not to pay (and then not tried for the
+    next reads), every subscriber gets every message once, in order; and no frame waits
+    more than the budget of other hooks' time after the hook that wrote it returned
+    (issue 11; the scope reads the clock every ``_CHECK_EVERY`` frames, hence the slack)."""
     from tornado_ws_compat._engine import connection as engine
 
-    monkeypatch.setattr(engine, "_clock", Clock(step))
+    clock = Clock()
+    monkeypatch.setattr(engine, "_clock", clock)
     monkeypatch.setattr(engine._SCOPE, "cooling", 0)  # restored after: no test sees another's
+    ends: dict[str, float] = {}
+    lateness: list[float] = []
     sends: dict[int, list[int]] = {}  # connection id -> frames per batch sent
     send_batch = engine.ServerConnection._send_batch
 
     def counting(self: engine.ServerConnection) -> None:
         sends.setdefault(id(self), []).append(len(self._batch))
+        for frame in self._batch:
+            written_by = frame[2:].decode()  # a text frame of under 126 bytes
+            if written_by in ends:  # else its hook is still running
+                lateness.append(clock.now - ends[written_by])
         send_batch(self)
 
     monkeypatch.setattr(engine.ServerConnection, "_send_batch", counting)
+    monkeypatch.setattr(Paced, "step", step)
+    monkeypatch.setattr(Paced, "block", block)
     room = Room()
-    room.expected = 40
+    room.expected = subscribers
     messages = [f"message {i}" for i in range(6)]
-    async with running(app(room), shutdown_timeout=2.0) as server, aiohttp.ClientSession() as s:
-        subscribers = [await s.ws_connect(server.url("/sub")) for _ in range(room.expected)]
+    application = web.Application(
+        [
+            (r"/sub", Subscriber, {"room": room}),
+            (r"/pub", Paced, {"room": room, "clock": clock, "ends": ends}),
+        ]
+    )
+    async with (
+        running(application, shutdown_timeout=2.0) as server,
+        # No limit: each WebSocket keeps its connection (the default allows 100).
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+    ):
+        clients = [await session.ws_connect(server.url("/sub")) for _ in range(subscribers)]
         await wait(room.joined.wait())
         sends.clear()
         async with raw_websocket(server, "/pub") as pub:
             pub.writer.write(b"".join(build_frame(0x1, m.encode()) for m in messages))
-            for ws in subscribers:
+            for ws in clients:
                 assert await receive(ws, len(messages)) == [("TEXT", m) for m in messages]
-        for ws in subscribers:
+        for ws in clients:
             await ws.close()
+    assert lateness and max(lateness) <= engine._BATCH_BUDGET + engine._CHECK_EVERY * step
     batched = [n for per_connection in sends.values() for n in per_connection]
     if shape == "held to the end":
-        assert batched == [len(messages)] * room.expected  # one write per subscriber
+        assert batched == [len(messages)] * subscribers  # one write per subscriber
     elif shape == "sent in groups":
-        assert sum(batched) == len(messages) * room.expected  # every frame held
+        assert sum(batched) == len(messages) * subscribers  # every frame held
         assert max(len(per_connection) for per_connection in sends.values()) > 1
         assert sum(batched) / len(batched) >= 1.5  # and most writes carry several
+    elif shape == "sent after each slow hook":
+        assert sum(batched) == len(messages) * subscribers  # held during its own hook
+        assert max(lateness) == 0.0  # and sent before the next hook ran
     else:
-        assert sum(batched) < len(messages) * room.expected  # the rest went out directly
+        assert sum(batched) < len(messages) * subscribers  # the rest went out directly
         assert engine._SCOPE.cooling == engine._COOLING  # and the next reads hold no others
     await wait(asyncio.gather(*room.futures))
 

@@ -91,8 +91,10 @@ _FRAME_YIELD_COST: Final = 1024
 # Common frames (at most 125 bytes of payload each) one read surely may deliver before it
 # reaches _YIELD_THRESHOLD; FrameGuard delivers them without counting.
 _SURELY_UNDER_THRESHOLD: Final = range((_YIELD_THRESHOLD - 1) // (_FRAME_YIELD_COST + 125))
-# Seconds of hooks' time a held frame may wait for the hooks after it (see _WriteScope).
+# Seconds of hooks' time a held frame may wait for the hooks after its own (see _WriteScope).
 _BATCH_BUDGET: Final = 0.001
+# Held frames between two readings of the clock while hooks write (see _WriteScope).
+_CHECK_EVERY: Final = 32
 _NEVER: Final = float("inf")
 # Held frames per connection, on average, below which holding does not pay (see _WriteScope).
 _PAYING: Final = 1.5
@@ -167,17 +169,22 @@ class _WriteScope:
     held in that connection's batch, and each batch leaves in one write: a connection that
     gets several messages during the read gets them in one system call.
 
-    A held frame waits at most about ``_BATCH_BUDGET`` of hooks' time. Connections queue in
-    the order they first get a frame, timed per group of 32. Each 32nd connection to join,
-    and between two hooks, the groups held that long are sent; after a hook that took
-    longer than the budget, everything held is sent before the next hook runs (it may be
-    as slow: ``tests/test_reply_delay.py``). A connection sent early joins again, at the
-    back, with its next frame, so a broadcast loop that outlasts the budget still sends each
-    subscriber what it got within the budget in one write. Time spent sending is not hooks'
-    time (Tornado sends inside the hook that writes): it does not age what is still held.
+    A held frame may wait for the rest of the hook that wrote it (Tornado would have sent it
+    during that hook, but nothing else runs meanwhile) and then for at most about
+    ``_BATCH_BUDGET`` of other hooks' time (issue 11: a reply written in a 20 ms hook may
+    leave when that hook returns, not behind the next one). Connections queue in the order
+    they first get a frame, in groups of 32; a group's budget starts when the hook during
+    which it began returns. Every 32nd held frame, and between two hooks, the clock is read
+    and the groups past their budget are sent. A connection sent early joins again, at the
+    back, with its next frame. Time spent sending is not hooks' time (Tornado sends inside
+    the hook that writes): it does not age what is still held.
 
-    When the groups held for a whole budget had one frame per connection on average (less
-    than ``_PAYING`` frames each), the connections get their frames further apart than the
+    A hook may block without writing (nothing reads the clock then): when a stretch without
+    a clock reading outlasted the budget, the next hook may be as slow, so everything held
+    is sent before it runs (``tests/test_reply_delay.py``).
+
+    When the groups that fell due had one frame per connection on average (less than
+    ``_PAYING`` frames each), the connections get their frames further apart than the
     budget (a broadcast to so many sockets that one loop outlasts it): holding cannot pay,
     so for the rest of the read, and the next ``_COOLING`` batched reads, nothing but the
     reader's own replies is held and frames go out as they are written; then holding is
@@ -186,12 +193,16 @@ class _WriteScope:
 
     __slots__ = (
         "cooling",
+        "countdown",
         "deadline",
+        "fresh",
         "holding",
+        "hooked",
         "joined",
         "marks",
         "open",
         "owner",
+        "pending",
         "sending",
         "sent",
         "slow",
@@ -203,73 +214,116 @@ class _WriteScope:
         self.holding = False  # ... and frames written now are held
         self.joined: list[ServerConnection] = []  # in the order of their first held frame
         self.sent = 0  # joined[:sent] have been sent
-        self.marks: list[float] = []  # hooks' time when each group of 32 joins began
+        # Per group of 32 joins: hooks' time when its budget began (when the hook during
+        # which it began returned); groups from ``pending`` on began in the running hook.
+        self.marks: list[float] = []
+        self.pending = 0
+        self.fresh = False  # a group began during the running hook
+        self.hooked = False  # a hook of this read has run (so the next call ends it)
         self.sending = 0.0  # seconds of this read spent sending (hooks' time = clock - this)
         self.deadline = _NEVER  # _clock() at which the oldest held group is due
-        self.slow = _NEVER  # _clock() past which the running hook outlasts the budget
+        self.slow = _NEVER  # _clock() past which the stretch since the last reading is slow
+        self.countdown = _CHECK_EVERY  # held frames until the next clock reading
         self.cooling = 0  # batched reads left during which other connections are not held
 
     def begin(self, owner: ServerConnection) -> None:
         """``owner`` is about to handle the messages of one read; its replies are held."""
-        now = _clock()
         self.owner = owner
         self.open = True
         if self.cooling:
             self.cooling -= 1
         else:
             self.holding = True
-        self.slow = self.deadline = now + _BATCH_BUDGET
-        self.marks.append(now)
+        self.slow = _clock() + _BATCH_BUDGET
+        self.countdown = _CHECK_EVERY
+        self.marks.append(_NEVER)
+        self.fresh = True
+        self.hooked = False
         self.joined.append(owner)
         owner._batching = True
 
     def join(self, connection: ServerConnection) -> None:
-        """Hold ``connection``'s frames (its ``_batching`` is set by the caller)."""
+        """Hold ``connection``'s frames from now on, unless a clock reading decides to stop
+        holding (then the caller writes them now)."""
+        self.countdown -= 1
+        if not self.countdown:
+            self.check()
+            if not self.holding:
+                return
         joined = self.joined
-        if not joined:
-            # The first group: timed from the start of the running hook (no clock read).
-            start = self.slow - _BATCH_BUDGET
-            self.deadline = self.slow
-            self.marks.append(start - self.sending)
-        elif not len(joined) & 31:  # a new group: a clock read every 32 joins
-            now = _clock()
-            if now > self.deadline:
-                self._send_due(now - self.sending - _BATCH_BUDGET)
-                if not self.holding:
-                    connection._batching = False  # the caller writes it now
-                    return
-            if not joined:
-                self.deadline = now + _BATCH_BUDGET
-            self.marks.append(now - self.sending)
+        if not len(joined) & 31:  # a new group
+            self.marks.append(_NEVER)
+            self.fresh = True
         joined.append(connection)
+        connection._batching = True
+
+    def check(self) -> None:
+        """Every ``_CHECK_EVERY`` held frames: send the groups past their budget."""
+        self.countdown = _CHECK_EVERY
+        now = _clock()
+        if now > self.slow:
+            # A slow stretch (a pause, or a hook that blocked before writing): slow stays
+            # behind, so that everything is sent before the next hook; what fell due
+            # meanwhile says nothing about whether holding pays.
+            if now > self.deadline:
+                self._send_due(now, False)
+            return
+        self.slow = now + _BATCH_BUDGET
+        if now > self.deadline:
+            self._send_due(now, True)
 
     def between_hooks(self, now: float) -> None:
-        """A hook returned at ``now``, past ``slow`` or ``deadline``; the next is to run."""
-        if now > self.slow:  # that hook outlasted the budget; the next may too
+        """A hook returned at ``now``, the next is to run: the groups that began during it
+        start their budget; send those past it, or everything after a slow stretch."""
+        if not self.hooked:  # called before the first hook: nothing returned yet
+            self.hooked = True
+            self.slow = now + _BATCH_BUDGET
+            return
+        if self.fresh:
+            self.fresh = False
+            marks = self.marks
+            mark = now - self.sending
+            for group in range(self.pending, len(marks)):
+                marks[group] = mark
+            self.pending = len(marks)
+            if self.deadline == _NEVER and self.joined:
+                self.deadline = marks[self.sent >> 5] + self.sending + _BATCH_BUDGET
+        if now > self.slow:  # the next hook may block as long: send everything now
             self._send(len(self.joined))
-        else:
-            self._send_due(now - self.sending - _BATCH_BUDGET)
-        self.slow = _clock() + _BATCH_BUDGET
+            now = _clock()
+        elif now > self.deadline:
+            self._send_due(now, True)
+            now = _clock()
+        self.slow = now + _BATCH_BUDGET
+        self.countdown = _CHECK_EVERY
 
-    def _send_due(self, due: float) -> None:
-        """Send the groups that began at ``due`` (hooks' time) or earlier; if they had about
-        one frame each, stop holding for the rest of the read (see the class)."""
+    def _send_due(self, now: float, judge: bool) -> None:
+        """Send the groups whose budget ran out by ``now``; if they had about one frame
+        each (and ``judge``), stop holding for the rest of the read (see the class)."""
+        due = now - self.sending - _BATCH_BUDGET
         marks = self.marks
+        pending = self.pending
         group = self.sent >> 5
-        while group < len(marks) and marks[group] <= due:
+        while group < pending and marks[group] <= due:
             group += 1
-        joined = self.joined
+        stop = min(group << 5, len(self.joined))
+        self._send(stop if not judge or self._paid(stop) else len(self.joined))
+
+    def _paid(self, stop: int) -> bool:
+        """Whether holding paid for ``joined[sent:stop]``, about to be sent; if those (32 or
+        more) had one frame each on average, stop holding (see the class)."""
         start = self.sent
-        stop = min(group << 5, len(joined))
-        if stop - start >= 32:
-            frames = 0
-            for index in range(start, stop):
-                frames += len(joined[index]._batch)
-            if frames < _PAYING * (stop - start):
-                self.holding = False
-                self.cooling = _COOLING
-                stop = len(joined)
-        self._send(stop)
+        if stop - start < 32:
+            return True
+        joined = self.joined
+        frames = 0
+        for index in range(start, stop):
+            frames += len(joined[index]._batch)
+        if frames >= _PAYING * (stop - start):
+            return True
+        self.holding = False
+        self.cooling = _COOLING
+        return False
 
     def _send(self, stop: int) -> None:
         """Send the batches of ``joined[sent:stop]``."""
@@ -285,12 +339,20 @@ class _WriteScope:
         self.sending += spent
         self.slow += spent
         if stop >= len(joined):
-            joined.clear()
-            self.marks.clear()
-            self.sent = 0
-            self.deadline = _NEVER
+            self._forget()
         else:
-            self.deadline = self.marks[stop >> 5] + self.sending + _BATCH_BUDGET
+            group = stop >> 5
+            if group < self.pending:
+                self.deadline = self.marks[group] + self.sending + _BATCH_BUDGET
+            else:
+                self.deadline = _NEVER  # the rest began in the running hook
+
+    def _forget(self) -> None:
+        self.joined.clear()
+        self.marks.clear()
+        self.sent = self.pending = 0
+        self.fresh = False
+        self.deadline = _NEVER
 
     def close(self) -> None:
         """The read is handled: send everything held."""
@@ -302,10 +364,7 @@ class _WriteScope:
         if joined:
             for index in range(self.sent, len(joined)):
                 joined[index].release_batch()
-            joined.clear()
-            self.marks.clear()
-            self.sent = 0
-            self.deadline = _NEVER
+            self._forget()
 
 
 _SHARED: Final = _SharedFrame()
@@ -340,7 +399,7 @@ class _Inbox(WebSocketDataQueue):
             connection.work = work
         if _SCOPE.open:  # between two hooks of this read: send what was held long enough
             now = _clock()
-            if now > _SCOPE.slow or now > _SCOPE.deadline:
+            if _SCOPE.fresh or now > _SCOPE.slow or now > _SCOPE.deadline:
                 _SCOPE.between_hooks(now)
             else:
                 _SCOPE.slow = now + _BATCH_BUDGET
@@ -926,6 +985,12 @@ class ServerConnection:
         shared.size = length
         if self._batching:
             # _write_framed's batch path, inlined: the replies to a read's messages.
+            scope = _SCOPE
+            scope.countdown -= 1
+            if not scope.countdown:
+                scope.check()  # may send this connection's batch
+                if not self._batching:
+                    return self._write_framed(frame, length)
             batch_size = self._batch_size + length
             unsent = self._transport.get_write_buffer_size() + self._backlog_size
             if unsent + batch_size <= self._write_limit:
@@ -1306,19 +1371,18 @@ class ServerConnection:
 
     def _write_framed(self, frame: bytes, length: int) -> asyncio.Future[None]:
         """Write a whole small frame (header and payload built already)."""
+        scope = _SCOPE
+        if self._batching:
+            scope.countdown -= 1
+            if not scope.countdown:
+                scope.check()  # may send this connection's batch
         transport = self._transport
         unsent = transport.get_write_buffer_size() + self._backlog_size
         if unsent + self._batch_size + length > self._write_limit:
             return self._write_frame(frame[0], frame[-length:] if length else b"")
         if not self._batching:
-            scope = _SCOPE
             if scope.holding:
-                self._batching = True
-                joined = scope.joined  # _join_scope, inlined: once per broadcast subscriber
-                if len(joined) & 31:
-                    joined.append(self)
-                else:
-                    scope.join(self)  # may decide not to hold it after all
+                scope.join(self)  # may decide not to hold it after all
             if not self._batching:
                 if unsent:
                     return self._hold(frame)
@@ -1334,21 +1398,20 @@ class ServerConnection:
             waiter = self._batch_waiter = self._loop.create_future()
         return waiter
 
-    def _join_scope(self) -> None:
-        """Another connection's read is being handled (e.g. a broadcast from its hook), or
-        this one's: hold this frame with what that read's hooks write (see _WriteScope)."""
-        self._batching = True
-        _SCOPE.join(self)  # may decide not to hold it after all
-
     def _write_frame(self, first_byte: int, data: bytes) -> asyncio.Future[None]:
+        scope = _SCOPE
+        if self._batching:
+            scope.countdown -= 1
+            if not scope.countdown:
+                scope.check()  # may send this connection's batch
         transport = self._transport
         length = len(data)
         unsent = transport.get_write_buffer_size() + self._backlog_size
         pending = unsent + self._batch_size + length
         if pending > self._write_limit:  # past max_write_buffer, or throttled already
             self._over_limit(pending, length)
-        if not self._batching and _SCOPE.holding:
-            self._join_scope()
+        if not self._batching and scope.holding:
+            scope.join(self)  # may decide not to hold it after all
         if self._batching:
             batch = self._batch
             if length > _COPY_LIMIT:
