@@ -197,7 +197,6 @@ class _WriteScope:
         "deadline",
         "fresh",
         "holding",
-        "hooked",
         "joined",
         "marks",
         "open",
@@ -219,7 +218,6 @@ class _WriteScope:
         self.marks: list[float] = []
         self.pending = 0
         self.fresh = False  # a group began during the running hook
-        self.hooked = False  # a hook of this read has run (so the next call ends it)
         self.sending = 0.0  # seconds of this read spent sending (hooks' time = clock - this)
         self.deadline = _NEVER  # _clock() at which the oldest held group is due
         self.slow = _NEVER  # _clock() past which the stretch since the last reading is slow
@@ -238,7 +236,6 @@ class _WriteScope:
         self.countdown = _CHECK_EVERY
         self.marks.append(_NEVER)
         self.fresh = True
-        self.hooked = False
         self.joined.append(owner)
         owner._batching = True
 
@@ -274,11 +271,9 @@ class _WriteScope:
 
     def between_hooks(self, now: float) -> None:
         """A hook returned at ``now``, the next is to run: the groups that began during it
-        start their budget; send those past it, or everything after a slow stretch."""
-        if not self.hooked:  # called before the first hook: nothing returned yet
-            self.hooked = True
-            self.slow = now + _BATCH_BUDGET
-            return
+        start their budget; send those past it, or everything after a slow stretch. (The
+        reader's path calls it before a read's first hook too: the reader's group then
+        starts its budget early, which only holds less.)"""
         if self.fresh:
             self.fresh = False
             marks = self.marks
@@ -577,7 +572,7 @@ class FrameGuard:
                     break  # the reader fails the connection with 1007
             if pos and scope.open:  # between two hooks of this read (as in _Inbox)
                 now = _clock()
-                if now > scope.slow or now > scope.deadline:
+                if scope.fresh or now > scope.slow or now > scope.deadline:
                     scope.between_hooks(now)
                 else:
                     scope.slow = now + _BATCH_BUDGET
