@@ -8,11 +8,12 @@ a plain response, a streamed one, or a 101 followed by a :class:`ServerConnectio
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import operator
 import socket
 import ssl
 import sys
-from collections.abc import Iterable
+from collections.abc import Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http import HttpVersion10, HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.http_parser import RawRequestMessage
+from aiohttp.http_writer import StreamWriter
 from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
@@ -118,6 +120,108 @@ def _single(values: list[str] | None) -> str | None:
 
 def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
     return CIMultiDict(headers.get_all())
+
+
+class _Resume:
+    """Awaiting this goes on with a coroutine whose first step ran outside any task (see
+    ``EngineServer.handshake_now``), as the awaiting task would have run it: what the
+    coroutine waits on is handed to the task, and each later step runs in the coroutine's own
+    context (so that context variables set before the first wait are still seen)."""
+
+    __slots__ = ("_context", "_coro", "_waiting")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, Any], waiting: Any, context: contextvars.Context
+    ) -> None:
+        self._coro = coro
+        self._waiting = waiting
+        self._context = context
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro, context, waiting = self._coro, self._context, self._waiting
+        while True:
+            try:
+                yield waiting  # a future (or None: a bare yield), as the coroutine yielded it
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # the task is cancelled: the coroutine is told so
+                step: Any = coro.throw
+                value: Any = exc
+            else:
+                step, value = coro.send, None
+            try:
+                waiting = context.run(step, value)
+            except StopIteration as stop:
+                return stop.value
+
+
+class _EarlyRequest:
+    """A request head as the first step of ``EngineServer.handshake_now`` sees it: what the
+    engine reads of aiohttp's ``BaseRequest`` for a GET without a body, without building
+    one. The ``BaseRequest`` is built when something needs it (a streamed response), or when
+    aiohttp's request loop takes the request up; both get the same one."""
+
+    __slots__ = (
+        "_loop",
+        "_message",
+        "_payload",
+        "_protocol",
+        "_task",
+        "outcome",
+        "protocol",
+        "real",
+    )
+
+    method = "GET"
+
+    def __init__(
+        self, protocol: _Protocol, message: RawRequestMessage, payload: Any, task: Any
+    ) -> None:
+        self.protocol = self._protocol = protocol
+        self._message = message
+        self._payload = payload
+        self._task = task
+        self._loop = protocol._loop
+        self.real: BaseRequest | None = None
+        # What aiohttp's request loop is to get for it (see EngineServer.handle).
+        self.outcome: Any = None
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self.protocol.transport
+
+    @property
+    def headers(self) -> Any:
+        return self._message.headers
+
+    @property
+    def secure(self) -> bool:  # as aiohttp's: https when the connection has TLS
+        return bool(self.protocol.ssl_context)
+
+    @property
+    def remote(self) -> str | None:
+        return self.full().remote
+
+    def full(self) -> BaseRequest:
+        """aiohttp's request for this head (built once)."""
+        if self.real is None:
+            protocol = self.protocol
+            self.real = protocol._engine._server.build_request(  # type: ignore[union-attr]
+                self._message,
+                self._payload,
+                protocol,
+                StreamWriter(protocol, self._loop),
+                self._task,
+            )
+        return self.real
+
+
+async def _run_to_end(rest: _Resume) -> None:
+    try:
+        await rest
+    except Exception:
+        app_log.error("Exception in a handshake whose connection was lost", exc_info=True)
 
 
 class _ClosedView:
@@ -246,7 +350,10 @@ class _RequestConnection:
                 self._stream = web.StreamResponse(
                     status=status, reason=reason, headers=_aiohttp_headers(headers)
                 )
-                await self._stream.prepare(self._aiohttp_request())
+                request = self._aiohttp_request()
+                if isinstance(request, _EarlyRequest):
+                    request = self._request = request.full()
+                await self._stream.prepare(request)
                 self.response = self._stream
             if chunk:
                 await self._stream.write(chunk)
@@ -495,6 +602,19 @@ class _Protocol(AiohttpProtocol, _NoSecondNodelay):
         self._engine = engine
         self._parser = _HeadLimit(self._parser, self)  # type: ignore[assignment]
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # A WebSocket upgrade as the connection's first request, just queued for aiohttp's
+        # request loop (which has handled nothing yet): run the handshake now rather than in
+        # a task of its own (EngineServer.handshake_now).
+        if (
+            self._upgraded
+            and self._request_count == 1
+            and len(self._messages) == 1
+            and self not in self._engine.early  # (begun already: more bytes behind it)
+        ):
+            self._engine.handshake_now(self)
+
     def _process_keepalive(self) -> None:
         # aiohttp's idle timer. After a long stall of the loop a request may wait unread in
         # the socket: read it first, then judge (issue 10, point 9).
@@ -539,6 +659,19 @@ class _Server(Server):
         writer: Any,
         task: asyncio.Task[None],
     ) -> BaseRequest:
+        early = self.engine.early.get(protocol)
+        if early is not None and early._message is message:
+            return early.full()  # the request handshake_now began
+        return self.build_request(message, payload, protocol, writer, task)
+
+    def build_request(
+        self,
+        message: Any,
+        payload: Any,
+        protocol: AiohttpProtocol,
+        writer: Any,
+        task: asyncio.Task[None],
+    ) -> BaseRequest:
         # aiohttp's default body limit is 1 MiB; ours is the engine's max_body_size.
         return BaseRequest(
             message,
@@ -560,6 +693,11 @@ class _Server(Server):
         pending = self.engine.pending.pop(handler, None)
         if pending is not None:
             pending.connection_lost()
+        early = self.engine.early.pop(handler, None)
+        if early is not None and isinstance(early.outcome, _Resume):
+            # A handshake begun in handshake_now that aiohttp will not take up now: it goes
+            # on to its end, as a request's task would.
+            self._loop.create_task(_run_to_end(early.outcome))
         closing = self.engine.closing.pop(handler, None)
         if closing is not None and not closing.done():
             closing.set_result(None)
@@ -615,6 +753,9 @@ class EngineServer:
         self.write_stall_timeout = write_stall_timeout
         self.websockets: set[ServerConnection] = set()
         self.pending: dict[AiohttpProtocol, _RequestConnection] = {}
+        # Requests whose handshake began in handshake_now and did not upgrade at once: their
+        # request, and what to give aiohttp's request loop for it (see handle).
+        self.early: dict[AiohttpProtocol, _EarlyRequest] = {}
         self.shutting_down = False
         # aiohttp's parser limits each line; by default to the whole head's size, so that, as
         # in Tornado, only the total counts (a longer line is answered with a bare 400).
@@ -716,8 +857,63 @@ class EngineServer:
         self.awaiting_head.pop(protocol, None)
         self.late_heads.pop(protocol, None)
 
+    def handshake_now(self, protocol: _Protocol) -> None:
+        """Run a WebSocket upgrade from the read that completed its request, without the task
+        aiohttp gives each request, and end aiohttp's request loop if it upgraded.
+
+        Called when aiohttp has queued the request for its request loop, which has not taken
+        up a request yet (its task waits for one, or has not started). The handshake's first
+        step runs here, with that loop's task as the current task and in a context of its
+        own, as aiohttp's request task would run it; most handshakes end in it (101, ``open``
+        done). Otherwise the request stays queued and aiohttp takes it up as any other, with
+        the response, or the rest of the handshake (awaited in the request's task), from
+        this first step: same hooks, same order, same answer.
+        """
+        message, payload = protocol._messages[0]
+        task = protocol._task_handler
+        loop = protocol._loop
+        if (
+            task is None
+            or self.shutting_down
+            or not isinstance(message, RawRequestMessage)
+            or message.method != "GET"
+            or not payload.is_eof()
+            or asyncio.current_task(loop) is not None  # (a read resumed from inside a task)
+        ):
+            return
+        request = _EarlyRequest(protocol, message, payload, task)
+        coro = self.handle(request)  # type: ignore[arg-type]
+        context = contextvars.copy_context()
+        asyncio.tasks._enter_task(loop, task)
+        try:
+            waiting = context.run(coro.send, None)
+        except StopIteration as stop:
+            if stop.value is _HANDED_OVER:  # upgraded: aiohttp's request loop has no more to do
+                protocol._messages.popleft()
+                task.cancel()
+                return
+            request.outcome = stop.value
+        except (Exception, asyncio.CancelledError) as exc:  # aiohttp's loop gets it, raised
+            request.outcome = exc
+        else:
+            request.outcome = _Resume(coro, waiting, context)
+        finally:
+            asyncio.tasks._leave_task(loop, task)
+        self.early[protocol] = request
+
     async def handle(self, aio_request: BaseRequest) -> web.StreamResponse:
         """aiohttp's request handler: one request, one Tornado-style handler."""
+        if self.early:
+            early = self.early.get(aio_request._protocol)
+            if early is not None and early.real is aio_request:
+                del self.early[aio_request._protocol]
+                outcome = early.outcome
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                if isinstance(outcome, _Resume):
+                    resumed: web.StreamResponse = await outcome
+                    return resumed
+                return outcome  # type: ignore[no-any-return]
         transport = aio_request.transport
         if transport is None or transport.is_closing():
             # The client left between sending its request and this task starting: no
