@@ -389,3 +389,39 @@ async def test_write_futures_of_held_frames_resolve_when_flushed_whoever_holds_t
             assert room.outcomes == ["<Future finished result=None>"] * 3
         for ws in subscribers:
             await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_a_held_batch_past_the_write_buffer_limit_throttles_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Frames held for one subscriber count against its write-buffer limit as written ones
+    do: the frame that takes its batch past the limit throttles it (issue 10's policy), and
+    every frame still arrives, in order."""
+    from tornado_ws_compat._engine import connection as engine
+
+    limit = 4096
+    throttled: list[int] = []
+    over_limit = engine.ServerConnection._over_limit
+
+    def recording(self: engine.ServerConnection, pending: int, length: int) -> None:
+        throttled.append(self._batch_size)
+        over_limit(self, pending, length)
+
+    monkeypatch.setattr(engine.ServerConnection, "_over_limit", recording)
+    room = Room()
+    room.expected = 2
+    messages = [f"{i:02d}" + "z" * 1000 for i in range(12)]
+    async with (
+        running(app(room), shutdown_timeout=2.0, max_write_buffer=limit) as server,
+        aio_ws(server, "/sub") as first,
+        aio_ws(server, "/sub") as second,
+    ):
+        await wait(room.joined.wait())
+        async with raw_websocket(server, "/pub") as pub:
+            pub.writer.write(b"".join(build_frame(0x1, m.encode()) for m in messages))
+            for ws in (first, second):
+                assert await receive(ws, len(messages)) == [("TEXT", m) for m in messages]
+    # Each subscriber's batch was past the limit (by the frame that crossed it) when held.
+    assert len(throttled) >= 2 and all(size > 0 for size in throttled)
+    await wait(asyncio.gather(*room.futures))

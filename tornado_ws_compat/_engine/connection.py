@@ -93,7 +93,7 @@ _FRAME_YIELD_COST: Final = 1024
 _SURELY_UNDER_THRESHOLD: Final = range((_YIELD_THRESHOLD - 1) // (_FRAME_YIELD_COST + 125))
 # Seconds of hooks' time a held frame may wait for the hooks after its own (see _WriteScope).
 _BATCH_BUDGET: Final = 0.001
-# Held frames between two readings of the clock while hooks write (see _WriteScope).
+# Frames added to held batches between two readings of the clock (see _WriteScope).
 _CHECK_EVERY: Final = 32
 _NEVER: Final = float("inf")
 # Held frames per connection, on average, below which holding does not pay (see _WriteScope).
@@ -174,10 +174,11 @@ class _WriteScope:
     ``_BATCH_BUDGET`` of other hooks' time (issue 11: a reply written in a 20 ms hook may
     leave when that hook returns, not behind the next one). Connections queue in the order
     they first get a frame, in groups of 32; a group's budget starts when the hook during
-    which it began returns. Every 32nd held frame, and between two hooks, the clock is read
-    and the groups past their budget are sent. A connection sent early joins again, at the
-    back, with its next frame. Time spent sending is not hooks' time (Tornado sends inside
-    the hook that writes): it does not age what is still held.
+    which it began returns. Between two hooks, when a group begins and every 32nd frame
+    added to a held batch, the clock is read and the groups past their budget are sent. A
+    connection sent early joins again, at the back, with its next frame. Time spent sending
+    is not hooks' time (Tornado sends inside the hook that writes): it does not age what is
+    still held.
 
     A hook may block without writing (nothing reads the clock then): when a stretch without
     a clock reading outlasted the budget, the next hook may be as slow, so everything held
@@ -237,25 +238,24 @@ class _WriteScope:
         self.marks.append(_NEVER)
         self.fresh = True
         self.joined.append(owner)
-        owner._batching = True
+        owner._hold_batch()
 
     def join(self, connection: ServerConnection) -> None:
-        """Hold ``connection``'s frames from now on, unless a clock reading decides to stop
-        holding (then the caller writes them now)."""
-        self.countdown -= 1
-        if not self.countdown:
+        """Hold ``connection``'s frames from now on, unless a clock reading (at the start
+        of each group) decides to stop holding: then the caller writes them now."""
+        joined = self.joined
+        if not len(joined) & 31:  # a new group
             self.check()
             if not self.holding:
                 return
-        joined = self.joined
-        if not len(joined) & 31:  # a new group
             self.marks.append(_NEVER)
             self.fresh = True
         joined.append(connection)
-        connection._batching = True
+        connection._hold_batch()
 
-    def check(self) -> None:
-        """Every ``_CHECK_EVERY`` held frames: send the groups past their budget."""
+    def check(self, connection: ServerConnection | None = None) -> bool:
+        """Every ``_CHECK_EVERY`` held frames: send the groups past their budget. Returns
+        whether ``connection`` (writing the frame that called) is still held."""
         self.countdown = _CHECK_EVERY
         now = _clock()
         if now > self.slow:
@@ -264,10 +264,11 @@ class _WriteScope:
             # meanwhile says nothing about whether holding pays.
             if now > self.deadline:
                 self._send_due(now, False)
-            return
-        self.slow = now + _BATCH_BUDGET
-        if now > self.deadline:
-            self._send_due(now, True)
+        else:
+            self.slow = now + _BATCH_BUDGET
+            if now > self.deadline:
+                self._send_due(now, True)
+        return connection is not None and connection._batching
 
     def between_hooks(self, now: float) -> None:
         """A hook returned at ``now``, the next is to run: the groups that began during it
@@ -824,6 +825,7 @@ class ServerConnection:
         "_pending_pong",
         "_pinger",
         "_protocol",
+        "_room",
         "_selected_subprotocol",
         "_stall_growth",
         "_stall_mark",
@@ -901,6 +903,7 @@ class ServerConnection:
         self._batch: list[bytes] = []
         self._batch_size = 0
         self._batch_waiter: asyncio.Future[None] | None = None
+        self._room = 0  # bytes the batch may take while held (see _hold_batch)
         self._pending_pong: bytes | None = None
         # Frames written while the transport still holds unsent bytes wait here and go to it
         # together once it has drained: CPython 3.12/3.13's selector transport sums its
@@ -959,36 +962,34 @@ class ServerConnection:
         if message is shared.message and binary is shared.binary and self._compressor is None:
             # The same immutable message as the last write (a broadcast loop): its frame is
             # already built. Without deflate every socket gets the same bytes.
-            return self._write_framed(shared.frame, shared.size)
-        # Tornado: the opcode follows ``binary`` only; str is sent as UTF-8 either way.
-        if type(message) is str:
-            data = message.encode()
-        elif type(message) is bytes:
-            data = message
+            frame = shared.frame
+            length = shared.size
         else:
-            return self._write_other(message, binary)
-        length = len(data)
-        if length > _COPY_LIMIT or self._compressor is not None:
-            return self._write_other(data, binary)
-        if length < 126:
-            frame = (_BINARY_HEADS if binary else _TEXT_HEADS)[length] + data
-        else:
-            frame = _PACK_MEDIUM(0x82 if binary else 0x81, 126, length) + data
-        shared.message = message
-        shared.binary = binary
-        shared.frame = frame
-        shared.size = length
+            # Tornado: the opcode follows ``binary`` only; str is sent as UTF-8 either way.
+            if type(message) is str:
+                data = message.encode()
+            elif type(message) is bytes:
+                data = message
+            else:
+                return self._write_other(message, binary)
+            length = len(data)
+            if length > _COPY_LIMIT or self._compressor is not None:
+                return self._write_other(data, binary)
+            if length < 126:
+                frame = (_BINARY_HEADS if binary else _TEXT_HEADS)[length] + data
+            else:
+                frame = _PACK_MEDIUM(0x82 if binary else 0x81, 126, length) + data
+            shared.message = message
+            shared.binary = binary
+            shared.frame = frame
+            shared.size = length
         if self._batching:
-            # _write_framed's batch path, inlined: the replies to a read's messages.
+            # _write_framed's batch path, inlined: the replies to a read's messages, the
+            # second and later frames of a broadcast.
+            batch_size = self._batch_size + length
             scope = _SCOPE
             scope.countdown -= 1
-            if not scope.countdown:
-                scope.check()  # may send this connection's batch
-                if not self._batching:
-                    return self._write_framed(frame, length)
-            batch_size = self._batch_size + length
-            unsent = self._transport.get_write_buffer_size() + self._backlog_size
-            if unsent + batch_size <= self._write_limit:
+            if batch_size <= self._room and (scope.countdown > 0 or scope.check(self)):
                 self._batch.append(frame)
                 self._batch_size = batch_size
                 waiter = self._batch_waiter
@@ -996,6 +997,15 @@ class ServerConnection:
                     waiter = self._batch_waiter = self._loop.create_future()
                 return waiter
         return self._write_framed(frame, length)
+
+    def _hold_batch(self) -> None:
+        """Hold what is written from now on (the write scope's ``begin`` and ``join``)."""
+        self._batching = True
+        # What the batch may take: the socket's buffer and the backlog do not grow while
+        # it is held (nothing is written to them), and the limit only drops in _over_limit.
+        self._room = (
+            self._write_limit - self._transport.get_write_buffer_size() - self._backlog_size
+        )
 
     def _write_other(self, message: Any, binary: bool) -> asyncio.Future[None]:
         """``write_message`` of a large or compressed message, or of a ``bytes``-like one."""
@@ -1216,6 +1226,7 @@ class ServerConnection:
         if self._transport.is_closing():
             return
         self._write_limit = -1  # every write until the flush comes here, to be counted
+        self._room = -1
         self._stall_mark = pending
         self._stall_written = 0
         self._stall_growth = 0
@@ -1366,26 +1377,30 @@ class ServerConnection:
 
     def _write_framed(self, frame: bytes, length: int) -> asyncio.Future[None]:
         """Write a whole small frame (header and payload built already)."""
-        scope = _SCOPE
-        if self._batching:
-            scope.countdown -= 1
-            if not scope.countdown:
-                scope.check()  # may send this connection's batch
         transport = self._transport
         unsent = transport.get_write_buffer_size() + self._backlog_size
         if unsent + self._batch_size + length > self._write_limit:
             return self._write_frame(frame[0], frame[-length:] if length else b"")
+        scope = _SCOPE
+        if self._batching:
+            if scope.countdown <= 0 and not scope.check(self):
+                return self._write_framed(frame, length)  # the check sent the batch
+        elif scope.holding:
+            joined = scope.joined  # scope.join, inlined: once per broadcast subscriber
+            if len(joined) & 31:
+                joined.append(self)
+                self._batching = True
+                self._room = self._write_limit - unsent
+            else:
+                scope.join(self)  # a new group; may decide not to hold it after all
         if not self._batching:
-            if scope.holding:
-                scope.join(self)  # may decide not to hold it after all
-            if not self._batching:
-                if unsent:
-                    return self._hold(frame)
-                transport.write(frame)
-                if transport.get_write_buffer_size():
-                    return self._flush_future()
-                flushed = self._flushed  # the socket took it all: done
-                return flushed if flushed is not None else self._written()
+            if unsent:
+                return self._hold(frame)
+            transport.write(frame)
+            if transport.get_write_buffer_size():
+                return self._flush_future()
+            flushed = self._flushed  # the socket took it all: done
+            return flushed if flushed is not None else self._written()
         self._batch.append(frame)
         self._batch_size += length
         waiter = self._batch_waiter
@@ -1397,7 +1412,7 @@ class ServerConnection:
         scope = _SCOPE
         if self._batching:
             scope.countdown -= 1
-            if not scope.countdown:
+            if scope.countdown <= 0:
                 scope.check()  # may send this connection's batch
         transport = self._transport
         length = len(data)
