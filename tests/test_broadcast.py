@@ -425,3 +425,66 @@ async def test_a_held_batch_past_the_write_buffer_limit_throttles_its_connection
     # Each subscriber's batch was past the limit (by the frame that crossed it) when held.
     assert len(throttled) >= 2 and all(size > 0 for size in throttled)
     await wait(asyncio.gather(*room.futures))
+
+
+class Kicker(WebSocketHandler):
+    """Broadcasts each message; ``kick`` closes the first subscriber and then writes to it
+    (recording what happens), in the middle of a read whose frames are held."""
+
+    def initialize(self, room: Room) -> None:
+        self.room = room
+
+    def on_message(self, message: str | bytes) -> None:
+        if message == "kick":
+            kicked = self.room.subscribers[0]
+            assert kicked.ws_connection is not None
+            self.room.peaks.append(kicked.ws_connection._batching)  # its "a" is held
+            kicked.close(4000, "kicked")
+            try:
+                kicked.write_message("after the close")
+            except WebSocketClosedError:
+                self.room.outcomes.append("refused")
+            else:
+                self.room.outcomes.append("accepted")
+            return
+        for client in self.room.subscribers:
+            try:
+                self.room.futures.append(client.write_message(message))
+            except WebSocketClosedError:
+                self.room.outcomes.append("skipped")
+
+
+@pytest.mark.asyncio
+async def test_a_held_subscriber_closed_during_the_read_refuses_further_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Closing a subscriber whose frames are held, from another connection's hook, makes
+    its next ``write_message`` raise at once (Tornado 5.0), as it does outside a batch; it
+    gets what was written before its close frame, and the rest get everything."""
+    from tornado_ws_compat._engine import connection as engine
+
+    monkeypatch.setattr(engine._SCOPE, "cooling", 0)  # hold others' frames in this read
+    room = Room()
+    room.expected = 3
+    application = web.Application(
+        [(r"/sub", Subscriber, {"room": room}), (r"/pub", Kicker, {"room": room})]
+    )
+    async with (
+        running(application, shutdown_timeout=2.0) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        clients = [await session.ws_connect(server.url("/sub")) for _ in range(3)]
+        await wait(room.joined.wait())
+        first = room.subscribers[0]
+        kicked = clients[[h is first for h in room.subscribers].index(True)]
+        async with raw_websocket(server, "/pub") as pub:
+            pub.writer.write(b"".join(build_frame(0x1, m) for m in (b"a", b"kick", b"b")))
+            others = [ws for ws in clients if ws is not kicked]
+            for ws in others:
+                assert await receive(ws, 2) == [("TEXT", "a"), ("TEXT", "b")]
+            assert room.outcomes == ["refused", "skipped"]
+            assert room.peaks == [True]
+            got = await receive(kicked, 2)
+            assert got == [("TEXT", "a"), ("CLOSE", 4000)]
+        for ws in clients:
+            await ws.close()

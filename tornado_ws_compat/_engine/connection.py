@@ -955,7 +955,9 @@ class ServerConnection:
             lifecycle.state is not _OPEN
             or lifecycle.client_terminated
             or lifecycle.server_terminated
-            or self._transport.is_closing()
+            # While its frames are held nothing is written to the transport, and nothing
+            # but the lifecycle's own transitions (checked above) closes it meanwhile.
+            or (not self._batching and self._transport.is_closing())
         ):
             raise WebSocketClosedError()
         shared = _SHARED
