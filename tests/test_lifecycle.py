@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
@@ -121,3 +122,25 @@ def test_ping_schedule_without_timeout_never_times_out() -> None:
     check_at = schedule.ping_sent(0.0)
     assert check_at == 5.0
     assert schedule.check(5.0) == (False, 5.0)
+
+
+def test_state_is_open_exactly_while_neither_side_terminated() -> None:
+    """The engine's write path checks ``state is OPEN`` alone: after every sequence of up to
+    four events, that must agree with ``is_closing()``."""
+    events = {
+        "opened": lambda lc: lc.opened(),
+        "local_close": lambda lc: lc.local_close(1000, "bye"),
+        "peer_close": lambda lc: lc.peer_close(1001, None),
+        "abort": lambda lc: lc.abort(),
+        "connection_lost": lambda lc: lc.connection_lost(),
+        "forgo_on_close": lambda lc: lc.forgo_on_close(),
+    }
+    for length in range(5):
+        for sequence in itertools.product(events, repeat=length):
+            lifecycle = Lifecycle()
+            for name in ("opened", *sequence):
+                events[name](lifecycle)
+                open_ = lifecycle.state is State.OPEN
+                assert open_ is not lifecycle.is_closing(), sequence
+                if open_:
+                    assert not lifecycle.client_terminated and not lifecycle.server_terminated

@@ -98,6 +98,9 @@ class Lifecycle:
     ``client_terminated`` means the peer's close frame arrived (or the socket is gone);
     ``server_terminated`` means our close frame went out (or must never go out).
     ``close_code``/``close_reason`` are what the peer sent, as Tornado exposes them.
+
+    Invariant: ``state`` is OPEN only while neither side has terminated, so ``state is OPEN``
+    alone answers ``not is_closing()`` (the engine's write path reads only that).
     """
 
     __slots__ = (

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from threading import get_ident as _thread_ident
 from typing import TYPE_CHECKING, Any, cast
 
-from tornado_ws_compat import escape, web
+from tornado_ws_compat import web
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, WebSocketChannel
 from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE, WebSocketParams
@@ -265,9 +265,8 @@ class WebSocketHandler(web.RequestHandler):
         if _thread_ident() != self._loop_thread:
             from_thread = self._from_thread(self.write_message, message, binary)
             return cast("asyncio.Future[None]", from_thread)
-        if isinstance(message, dict):
-            message = escape.json_encode(message)
-        # The connection raises WebSocketClosedError itself when closing.
+        # The connection sends a dict as JSON (escape.json_encode, as Tornado does) and
+        # raises WebSocketClosedError itself when closing.
         written: asyncio.Future[None] = connection.write_message(message, binary)
         return written
 

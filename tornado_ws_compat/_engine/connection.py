@@ -32,6 +32,7 @@ from aiohttp.streams import EofStream
 
 from tornado_ws_compat._engine.pinger import NO_PINGS, Pinger
 from tornado_ws_compat.errors import WebSocketClosedError
+from tornado_ws_compat.escape import json_encode
 from tornado_ws_compat.lifecycle import (
     CloseAction,
     Lifecycle,
@@ -948,16 +949,17 @@ class ServerConnection:
     def is_closing(self) -> bool:
         return self.lifecycle.is_closing() or self._transport.is_closing()
 
-    def write_message(self, message: str | bytes, binary: bool = False) -> asyncio.Future[None]:
-        """Write one data frame now; the future resolves when the socket buffer is empty."""
-        lifecycle = self.lifecycle  # is_closing(), inlined: this runs once per delivery
-        if (
-            lifecycle.state is not _OPEN
-            or lifecycle.client_terminated
-            or lifecycle.server_terminated
-            # While its frames are held nothing is written to the transport, and nothing
-            # but the lifecycle's own transitions (checked above) closes it meanwhile.
-            or (not self._batching and self._transport.is_closing())
+    def write_message(
+        self, message: str | bytes | dict[str, Any], binary: bool = False
+    ) -> asyncio.Future[None]:
+        """Write one data frame now; the future resolves when the socket buffer is empty.
+        A ``dict`` is sent as JSON text, encoded as Tornado encodes it."""
+        # is_closing(), inlined (this runs once per delivery): the lifecycle is OPEN only
+        # while neither side has terminated (Lifecycle's invariant). While its frames are
+        # held nothing is written to the transport, and nothing but the lifecycle's own
+        # transitions closes it meanwhile.
+        if self.lifecycle.state is not _OPEN or (
+            not self._batching and self._transport.is_closing()
         ):
             raise WebSocketClosedError()
         shared = _SHARED
@@ -998,6 +1000,20 @@ class ServerConnection:
                 if waiter is None:
                     waiter = self._batch_waiter = self._loop.create_future()
                 return waiter
+        elif not _SCOPE.holding:
+            # _write_framed's direct path, inlined (one message in flight): nothing is held
+            # and nothing waits for the socket, so the frame goes to it now.
+            transport = self._transport
+            if (
+                not transport.get_write_buffer_size()
+                and not self._backlog_size
+                and length <= self._write_limit
+            ):
+                transport.write(frame)
+                if transport.get_write_buffer_size():
+                    return self._flush_future()
+                flushed = self._flushed  # the socket took it all: done
+                return flushed if flushed is not None else self._written()
         return self._write_framed(frame, length)
 
     def _hold_batch(self) -> None:
@@ -1010,7 +1026,10 @@ class ServerConnection:
         )
 
     def _write_other(self, message: Any, binary: bool) -> asyncio.Future[None]:
-        """``write_message`` of a large or compressed message, or of a ``bytes``-like one."""
+        """``write_message`` of a large or compressed message, of a ``bytes``-like one, or of
+        a ``dict`` (Tornado 6.6.1 sends ``escape.json_encode(message)``)."""
+        if isinstance(message, dict):
+            return self.write_message(json_encode(message), binary)
         data = message.encode() if isinstance(message, str) else message
         first_byte = 0x80 | (_OP_BINARY if binary else _OP_TEXT)
         if self._compressor is not None:
