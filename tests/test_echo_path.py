@@ -524,3 +524,37 @@ async def test_a_deflate_connection_leaves_every_frame_to_the_reader() -> None:
     for frame, text in ((first, b"plain"), (second, b"packed")):
         assert frame.rsv == 4  # RSV1: compressed
         assert inflater.decompress(frame.payload + b"\x00\x00\xff\xff") == b"You said: " + text
+
+
+class Gate(WebSocketHandler):
+    """A coroutine on_message that waits for the test to open its gate."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+        self.gate = asyncio.Event()
+
+    def open(self) -> None:
+        self.probe.record("open", self)
+
+    async def on_message(self, message: str | bytes) -> None:
+        self.probe.record("message", message)
+        await self.gate.wait()
+
+
+async def test_nothing_is_delivered_after_a_frame_the_reader_failed_while_held() -> None:
+    """While a coroutine on_message runs, an oversized frame fails in the reader (its error
+    waits in the queue) and a common frame follows in a later read: once the hook is done
+    the connection fails with 1009, and the common frame is never delivered."""
+    probe = Probe()
+    async with serve([("/ws", Gate, {"probe": probe})], websocket_max_message_size=200) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            (handler,) = await probe.wait("open")
+            await conn.send(build_frame(OP_TEXT, b"first"))
+            await probe.wait("message")
+            protocol: Any = handler.ws_connection._protocol
+            protocol.data_received(build_frame(OP_TEXT, b"x" * 300))  # over the limit
+            protocol.data_received(build_frame(OP_TEXT, b"after"))
+            handler.gate.set()
+            frames = await conn.frames_until_eof()
+    assert frames[-1].opcode == OP_CLOSE and frames[-1].close_code == 1009
+    assert probe.of("message") == [("first",)]

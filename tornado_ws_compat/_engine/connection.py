@@ -427,6 +427,9 @@ class _Inbox(WebSocketDataQueue):
     def set_exception(self, exc: BaseException, exc_cause: BaseException | None = None) -> None:
         WebSocketDataQueue.set_exception(self, exc)
         connection = self.connection
+        # The reader failed (or FrameGuard did): nothing after the failed frame is parsed or
+        # delivered, not even by FrameGuard itself.
+        connection.parser.refuse()
         if not connection.held:
             connection.fail(exc)
 
@@ -487,6 +490,10 @@ class FrameGuard:
     def feed_eof(self) -> None:
         self._reader.feed_eof()
 
+    def refuse(self) -> None:
+        """A frame failed the connection: take nothing more from the socket."""
+        self._failed = True
+
     def detach(self) -> None:
         """The connection is over: refuse anything more, forget the connection."""
         self._failed = True
@@ -496,9 +503,9 @@ class FrameGuard:
         """The peer sent FIN (a half-close) without, or after, its close frame."""
         self._connection.peer_eof()
 
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+    def feed_data(self, data: bytes) -> None:
         if self._failed:
-            return True, b""
+            return
         connection = self._connection
         connection.work = 0  # a new read: the loop has run since the last one
         size = len(data)
@@ -528,24 +535,26 @@ class FrameGuard:
                         try:
                             message = payload.decode()
                         except UnicodeDecodeError:
-                            return self._scan(data)  # the reader fails it with 1007
+                            self._scan(data)  # the reader fails it with 1007
+                            return
                     try:
                         result = connection.handler.on_message(message)
                     except (Exception, asyncio.CancelledError):
                         connection._hook_failed()
-                        return False, b""
+                        return
                     if result is not None:
                         connection.hold_for(result)
-                    return False, b""
+                    return
                 if stop < size:
                     connection.batch_writes()  # several messages: one write for the replies
                     try:
-                        return self._deliver_frames(data, size)
+                        self._deliver_frames(data, size)
                     finally:
                         connection.flush_writes()
-        return self._scan(data)
+                    return
+        self._scan(data)
 
-    def _deliver_frames(self, data: bytes, size: int) -> tuple[bool, bytes]:
+    def _deliver_frames(self, data: bytes, size: int) -> None:
         """Deliver the common frames at the start of ``data`` (see feed_data), then pass the
         rest on to the scan. Stops at anything else, at a hook that fails or returns an
         awaitable (the rest then waits in the reader's queue), and after as many frames as
@@ -598,11 +607,11 @@ class FrameGuard:
             ):
                 break
         if pos >= size:
-            return False, b""
+            return
         # What was delivered counts towards the threshold: payload bytes and _FRAME_YIELD_COST
         # per frame (each frame delivered here took its 6 header bytes of ``pos``).
         connection.work = pos + (pos and self._delivered(data, pos)) * (_FRAME_YIELD_COST - 6)
-        return self._scan(data[pos:] if pos else data)
+        self._scan(data[pos:] if pos else data)
 
     @staticmethod
     def _delivered(data: bytes, end: int) -> int:
@@ -613,7 +622,7 @@ class FrameGuard:
             count += 1
         return count
 
-    def _scan(self, data: bytes) -> tuple[bool, bytes]:
+    def _scan(self, data: bytes) -> None:
         """Check the frame headers of a read (and text as it arrives), then hand it to the
         reader: the frames that feed_data does not deliver itself."""
         size = len(data)
@@ -624,8 +633,10 @@ class FrameGuard:
             connection.direct = False
             self._skip = skip - size
             if self._text_mask and not self._text_rest(data, 0, size, skip == size):
-                return self._reject(data, 0, 1007, _INVALID_UTF8)
-            return self._reader.feed_data(data)
+                self._reject(data, 0, 1007, _INVALID_UTF8)
+                return
+            self._reader.feed_data(data)
+            return
         head = self._head
         buf = head + data if head else data
         pos = skip
@@ -635,7 +646,8 @@ class FrameGuard:
         fragmented = self._fragmented
         frames = 1 if skip else 0  # frames that end or start in this read
         if self._text_mask and not self._text_rest(buf, 0, skip, True):
-            return self._reject(data, 0, 1007, _INVALID_UTF8)
+            self._reject(data, 0, 1007, _INVALID_UTF8)
+            return
         while end - pos >= 2:
             frames += 1
             first, second = buf[pos], buf[pos + 1]
@@ -702,7 +714,8 @@ class FrameGuard:
                     fragmented = False
             pos = following
         if error is not None:
-            return self._reject(data, pos - len(head), code, error)
+            self._reject(data, pos - len(head), code, error)
+            return
         # Every message of this read is whole in it and their cost stays under Tornado's
         # yield threshold (a message's size is at most its share of the read): nothing to
         # count per message (see ServerConnection.direct).
@@ -719,14 +732,15 @@ class FrameGuard:
         else:
             self._skip, self._head = 0, buf[pos:]
         if frames < 2:
-            return self._reader.feed_data(data)  # one message at most: no batch to make
+            self._reader.feed_data(data)  # one message at most: no batch to make
+            return
         connection.batch_writes()
         try:
-            return self._reader.feed_data(data)
+            self._reader.feed_data(data)
         finally:
             connection.flush_writes()
 
-    def _reject(self, data: bytes, valid: int, code: int, error: str) -> tuple[bool, bytes]:
+    def _reject(self, data: bytes, valid: int, code: int, error: str) -> None:
         """Parse the frames before the offending one, then fail with ``code``."""
         self._failed = True
         connection = self._connection
@@ -738,7 +752,6 @@ class FrameGuard:
             finally:
                 connection.flush_writes()
         connection.protocol_violation(ReaderError(code, error))
-        return True, b""
 
     def _text_frame(self, buf: bytes, start: int, length: int, last: int, end: int) -> bool:
         """Check the payload of the text frame at ``start`` as far as this read has it."""

@@ -13,7 +13,7 @@ import operator
 import socket
 import ssl
 import sys
-from collections.abc import Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -421,6 +421,19 @@ class _RequestConnection:
         # its own, and aiohttp's HTTP protocol (parser, queues, timers, the tasks of this
         # request) ends with this request instead of living as long as the socket.
         ws_protocol = _WebSocketProtocol(self._loop, transport, self._server)
+        # The connection (and its FrameGuard) first: uvloop looks the protocol's
+        # data_received up once, in set_protocol, and it must be the FrameGuard's.
+        connection = ServerConnection(
+            handler,
+            ws_protocol,
+            transport,
+            params,
+            agreement,
+            _single(headers._values.get("Sec-Websocket-Protocol")),
+            max_write_buffer=self._server.max_write_buffer,
+            write_stall_timeout=self._server.write_stall_timeout,
+        )
+        ws_protocol.attach(connection)
         ws_protocol._paused = protocol._paused
         reading_paused = protocol._reading_paused or protocol._buffer_paused
         tail, protocol._message_tail = protocol._message_tail, b""
@@ -433,18 +446,6 @@ class _RequestConnection:
         if protocol._manager is not None:
             Server.connection_lost(protocol._manager, protocol)  # aiohttp's bookkeeping only
         self._upgraded = transport
-        connection = ServerConnection(
-            handler,
-            ws_protocol,
-            transport,
-            params,
-            agreement,
-            _single(headers._values.get("Sec-Websocket-Protocol")),
-            max_write_buffer=self._server.max_write_buffer,
-            write_stall_timeout=self._server.write_stall_timeout,
-        )
-        ws_protocol.frames = connection.parser
-        ws_protocol.connection = connection
         self.websocket = connection
         self._server.websockets.add(connection)
         if reading_paused:
@@ -465,12 +466,17 @@ class _RequestConnection:
         set_nodelay(self.transport, value)
 
 
+def _drop_data(data: bytes) -> None:
+    """The protocol's data_received while no FrameGuard takes the bytes."""
+
+
 class _WebSocketProtocol(BaseProtocol):
     """The transport's protocol once a WebSocket is accepted: what the socket delivers goes
     straight to the connection's frame parser (:class:`FrameGuard`). Flow control (pausing
     reads, waiting for drains) is aiohttp's ``BaseProtocol``, which the reader expects."""
 
-    __slots__ = ("_done", "_engine", "connection", "frames")
+    # data_received is the FrameGuard's feed_data itself once attached (no call in between).
+    __slots__ = ("_engine", "connection", "data_received", "frames")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, engine: EngineServer
@@ -479,16 +485,17 @@ class _WebSocketProtocol(BaseProtocol):
         self._upgraded = True  # no HTTP parser to pause or resume (BaseProtocol)
         self.transport = transport
         self._engine = engine
-        self._done = False
         self.frames: FrameGuard | None = None
         self.connection: ServerConnection | None = None
+        # An attribute where asyncio.Protocol has a method: the transport calls it as one.
+        self.data_received: Callable[[bytes], None] = _drop_data  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
-        frames = self.frames
-        if self._done or frames is None:
-            return
-        if frames.feed_data(data)[0]:
-            self._done = True  # the reader failed: nothing more is parsed
+    def attach(self, connection: ServerConnection) -> None:
+        """What the socket delivers goes to ``connection``'s FrameGuard (before the
+        transport's set_protocol, which uvloop reads data_received in)."""
+        self.connection = connection
+        self.frames = connection.parser
+        self.data_received = connection.parser.feed_data
 
     def eof_received(self) -> bool:
         # The peer half-closed: keep our side open so that replies to what it sent before
@@ -499,7 +506,7 @@ class _WebSocketProtocol(BaseProtocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         super().connection_lost(exc)  # wakes a writer waiting for a drain
-        self._done = True
+        self.data_received = _drop_data
         frames, self.frames = self.frames, None
         if frames is not None:
             frames.feed_eof()
