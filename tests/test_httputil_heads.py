@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from tornado import httputil as tornado_httputil
 
-from tornado_ws_compat.httputil import HTTPServerRequest, _split_host_and_port, headers_from_raw
+from tornado_ws_compat.errors import HTTPError
+from tornado_ws_compat.httputil import HTTPServerRequest, headers_from_raw, split_host_and_port
 
 HEADS = [
     (),
@@ -58,13 +59,54 @@ def test_host_and_host_name_match_tornado(host_header: str) -> None:
         assert (ours.host, ours.host_name) == (theirs.host, theirs.host_name)
 
 
-@pytest.mark.parametrize("host_header", [None, "", "[::1]:8888", "Example.ORG", "a:b:c"])
-def test_cached_host_name_is_the_computed_one(host_header: str | None) -> None:
-    # Heads Tornado 6.6.1 refuses or reads otherwise (no Host, an empty one, IPv6 literals)
-    # keep this package's own answer, cached or not.
-    raw = () if host_header is None else ((b"Host", host_header.encode()),)
-    host = host_header or "127.0.0.1"
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+@pytest.mark.parametrize(
+    "host_headers",
+    [
+        [],
+        [""],
+        ["[::1]:8888"],
+        ["[::1]"],
+        ["::1"],
+        ["Example.ORG"],
+        ["a:b:c"],
+        ["example.com:abc"],
+        ["example.com:"],
+        ["ex%41mple.com"],
+        ["a b"],
+        ["a/b"],
+        ["a,b"],
+        ["a", "b"],
+    ],
+    ids=repr,
+)
+def test_host_rules_match_tornado(version: str, host_headers: list[str]) -> None:
+    # What Tornado 6.6.1's HTTPServerRequest makes of the Host fields (none, empty, IPv6
+    # literals, odd ports, refused values, repeated fields): the same host and host name, or
+    # a refusal with the same message; the second round reads the cache.
+    raw = tuple((b"Host", value.encode()) for value in host_headers)
+    theirs: tuple[str, str] | str
+    try:
+        request = tornado_httputil.HTTPServerRequest(
+            start_line=tornado_httputil.RequestStartLine("GET", "/x", version),
+            headers=_tornado_headers(raw),
+        )
+        theirs = (request.host, request.host_name)
+    except tornado_httputil.HTTPInputError as exc:
+        theirs = str(exc)
     for _ in range(2):
-        request = HTTPServerRequest(uri="/x", headers=headers_from_raw(raw))
-        assert request.host == host
-        assert request.host_name == _split_host_and_port(host.lower())[0]
+        ours: tuple[str, str] | str
+        try:
+            mine = HTTPServerRequest(uri="/x", version=version, headers=headers_from_raw(raw))
+            ours = (mine.host, mine.host_name)
+        except HTTPError as exc:
+            assert exc.status_code == 400
+            ours = exc.log_message or ""
+        assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "netloc", ["[::1]:8888", "[::1]", "::1", "a:b:c", "host:80", "host", "host:x", ":80", ""]
+)
+def test_split_host_and_port_matches_tornado(netloc: str) -> None:
+    assert split_host_and_port(netloc) == tornado_httputil.split_host_and_port(netloc)

@@ -11,6 +11,7 @@ import functools
 import http.cookies
 import ipaddress
 import itertools
+import re
 import time
 import urllib.parse
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping
@@ -315,7 +316,7 @@ class HTTPServerRequest:
         self,
         method: str = "GET",
         uri: str = "/",
-        version: str = "HTTP/1.1",
+        version: str = "HTTP/1.0",  # Tornado 6.6.1's default
         headers: HTTPHeaders | None = None,
         body: bytes = b"",
         host: str | None = None,
@@ -335,13 +336,18 @@ class HTTPServerRequest:
         self.protocol = protocol
         if xheaders:
             self._apply_xheaders(set(trusted_downstream))
-        if not host:
+        if host is None:
             found = self.headers._values.get("Host")  # headers.get("Host"), without the call
-            host = (",".join(found) if found else None) or "127.0.0.1"
+            if found is not None:
+                host = ",".join(found)  # repeated fields joined, as HTTPHeaders.get joins them
+            elif version == "HTTP/1.0":  # RFC 9112 section 3.2: only HTTP/1.0 may omit it
+                host = "127.0.0.1"
+            else:
+                raise HTTPError(400, "Missing Host header")
         self.host = host
         host_name = _HOST_NAMES.get(host)
         if host_name is None:
-            host_name = _split_host_and_port(host.lower())[0]
+            host_name = _host_name(host)
             if len(_HOST_NAMES) < 256:  # a server answers to few names; junk does not grow it
                 _HOST_NAMES[host] = host_name
         self.host_name = host_name
@@ -448,20 +454,35 @@ class HTTPServerRequest:
         return f"{self.__class__.__name__}({args})"
 
 
-# Host header values to their host names (``HTTPServerRequest.host_name``).
+# Host header values to their host names (``HTTPServerRequest.host_name``); only valid
+# values are kept.
 _HOST_NAMES: dict[str, str] = {}
 
+# RFC 3986 section 3.2.2's host and 3.2.3's port, loosened as Tornado 6.6.1 loosens them:
+# brackets and colons anywhere, so an IPv6 literal needs no grammar of its own.
+_VALID_HOST = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=\[\]:]|%[0-9A-Fa-f]{2})*")
+_HOST_AND_PORT = re.compile(r"(.+):(\d+)")
 
-def _split_host_and_port(netloc: str) -> tuple[str, int | None]:
-    """Split ``host:port`` (IPv6 literals in brackets), as tornado.httputil.split_host_and_port."""
-    if netloc.startswith("["):
-        host, _, rest = netloc[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif netloc.count(":") == 1:
-        host, _, port = netloc.partition(":")
-    else:
-        host, port = netloc, ""
-    return host, int(port) if port.isdigit() else None
+
+def _host_name(host: str) -> str:
+    """The host name of a ``Host`` value, or ``HTTPError(400)`` for a value Tornado 6.6.1
+    refuses: outside the grammar, or with a comma (RFC 9112 section 3.2 asks for a 400 on
+    more than one Host field, and a proxy may have joined several into one with commas)."""
+    if not _VALID_HOST.fullmatch(host):
+        raise HTTPError(400, f"Invalid Host header: {host!r}")
+    if "," in host:
+        raise HTTPError(400, f"Multiple host headers not allowed: {host!r}")
+    return split_host_and_port(host.lower())[0]
+
+
+def split_host_and_port(netloc: str) -> tuple[str, int | None]:
+    """``(host, port)`` from ``host:port``, the port ``None`` when there is none. As in
+    tornado.httputil.split_host_and_port, only a trailing ``:digits`` is taken as the port
+    and IPv6 brackets stay on the host (``[::1]:8888`` gives ``("[::1]", 8888)``)."""
+    match = _HOST_AND_PORT.fullmatch(netloc)
+    if match is None:
+        return netloc, None
+    return match.group(1), int(match.group(2))
 
 
 def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> HTTPHeaders:

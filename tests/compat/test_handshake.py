@@ -385,3 +385,25 @@ async def test_missing_host_header(diff: Differ) -> None:
     assert reference.client == {"status": 400, "reason": "Bad Request", "headers": {}, "body": b""}
     assert reference.server == []
     assert reference.log == [("tornado.general", "INFO", _MALFORMED_PREFIX + "<detail>")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("host", ["a b", "a,b", 'exa"mple.com'], ids=["space", "comma", "quote"])
+async def test_refused_host_header(diff: Differ, host: str) -> None:
+    """Host values outside RFC 3986's host grammar, or with a comma (RFC 9112 section 3.2: a
+    400 for more than one Host; a proxy may have joined several with commas): the same bare 400
+    (but for our ``Content-Length: 0`` and ``Connection: close``, the README's documented
+    difference), no hook, and the same INFO line, detail included."""
+    bare = without_empty_content_length(handshake("/echo", {"Host": host}))
+
+    async def scenario(side: Side) -> dict[str, Any]:
+        observed: dict[str, Any] = await bare(side)
+        if observed["headers"].get("connection") == ["close"]:
+            del observed["headers"]["connection"]
+        return observed
+
+    reference = await diff.compare(scenario, log_level=0)
+    assert reference.client == {"status": 400, "reason": "Bad Request", "headers": {}, "body": b""}
+    assert reference.server == []
+    assert len(reference.log) == 1
+    assert reference.log[0][2].startswith(_MALFORMED_PREFIX)

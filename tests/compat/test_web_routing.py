@@ -134,6 +134,12 @@ REQUESTS = [
     ("/only/z", {"X-Real-Ip": "10.0.0.1"}),
     ("/nowhere", {}),
     ("/reverse", {}),
+    # host_name keeps an IPv6 literal's brackets and only a trailing ":digits" is a port
+    # (tornado.httputil.split_host_and_port); an empty Host stays empty.
+    ("/shared", {"Host": "[::1]:8888"}),
+    ("/shared", {"Host": "[::1]"}),
+    ("/shared", {"Host": "example.org:http"}),
+    ("/shared", {"Host": ""}),
 ]
 
 

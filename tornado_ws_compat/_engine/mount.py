@@ -18,6 +18,7 @@ from aiohttp.web_urldispatcher import Resource, UrlMappingMatchInfo, _InfoDict
 from yarl import URL
 
 from tornado_ws_compat._engine.http import EngineServer
+from tornado_ws_compat.errors import HTTPError
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest
 
 if TYPE_CHECKING:
@@ -55,11 +56,14 @@ class TornadoRoutes(Resource):
         return None  # resolve() matches on the whole request (host and raw path)
 
     async def resolve(self, request: web.Request) -> tuple[UrlMappingMatchInfo | None, set[str]]:
-        probe = HTTPServerRequest(
-            method=request.method,
-            uri=request.raw_path,
-            headers=HTTPHeaders({"Host": request.headers.get(hdrs.HOST, "")}),
-        )
+        try:
+            probe = HTTPServerRequest(
+                method=request.method,
+                uri=request.raw_path,
+                headers=HTTPHeaders({"Host": request.headers.get(hdrs.HOST, "")}),
+            )
+        except HTTPError:  # a Host value Tornado refuses: left to the aiohttp app's routes
+            return None, set()
         if self.application.find_route(probe) is None:
             return None, set()
         route = self._any_route
