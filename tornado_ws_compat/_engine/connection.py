@@ -527,7 +527,8 @@ class FrameGuard:
             if (first == 0x81 or first == 0x82) and 0x80 <= second <= self._top:
                 if stop == size and not _SCOPE.open and not connection.lifecycle.client_terminated:
                     # One message in flight: the read is this one frame.
-                    payload = bytearray(data[6:])
+                    payload = bytearray(data)
+                    del payload[:6]  # the header: O(1) at a bytearray's start
                     websocket_mask(data[2:6], payload)
                     if first == 0x82:
                         message: str | bytes = bytes(payload)
@@ -567,12 +568,13 @@ class FrameGuard:
         pos = 0
         first = data[0]
         second = data[1]
+        unmasked = bytearray(data)  # one copy of the read; each payload is cut from it
         for _ in _SURELY_UNDER_THRESHOLD:
             if lifecycle.client_terminated:
                 break
             start = pos + 6
             stop = pos + second - 0x7A
-            payload = bytearray(data[start:stop])
+            payload = unmasked[start:stop]
             websocket_mask(data[pos + 2 : start], payload)
             if first == 0x82:
                 message: str | bytes = bytes(payload)
