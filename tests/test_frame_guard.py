@@ -80,6 +80,17 @@ class Connection:
     def protocol_violation(self, exc: Any) -> None:
         self.violations.append(exc)
 
+    # The write scope's side (FrameGuard opens and closes it around a read of several
+    # messages): nothing is written here, so holding and releasing only flip the flag.
+    _batching = False
+    _batch: list[bytes] = []
+
+    def _hold_batch(self) -> None:
+        self._batching = True
+
+    def release_batch(self) -> None:
+        self._batching = False
+
     def batch_writes(self) -> None:
         pass
 

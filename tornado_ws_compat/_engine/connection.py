@@ -453,6 +453,7 @@ class FrameGuard:
     """
 
     __slots__ = (
+        "_boundary",
         "_connection",
         "_failed",
         "_fragmented",
@@ -482,6 +483,8 @@ class FrameGuard:
         self._skip = 0  # payload bytes of the current frame still to come
         self._head = b""  # the first bytes of a frame header cut by a read
         self._fragmented = False  # inside a message whose final frame has not come yet
+        # The next read starts a frame, outside a fragmented message: none of the three above.
+        self._boundary = True
         self._failed = False
         self._utf8: Any = None  # the decoder of a text message checked as it arrives
         self._text_mask = b""  # the current frame is checked: its mask, at the next byte
@@ -507,15 +510,8 @@ class FrameGuard:
         if self._failed:
             return
         connection = self._connection
-        connection.work = 0  # a new read: the loop has run since the last one
         size = len(data)
-        if (
-            size > 1
-            and not self._skip
-            and not self._head
-            and not self._fragmented
-            and not connection.held
-        ):
+        if size > 1 and self._boundary and not connection.held:
             # The common frame: a whole text or binary message (FIN, no RSV bit), masked,
             # payload under 126 bytes and within the size limit, at a message boundary.
             # This guard unmasks and delivers it itself: aiohttp's reader and its queue cost
@@ -536,7 +532,7 @@ class FrameGuard:
                         try:
                             message = payload.decode()
                         except UnicodeDecodeError:
-                            self._scan(data)  # the reader fails it with 1007
+                            self._scan(data, 0)  # the reader fails it with 1007
                             return
                     try:
                         result = connection.handler.on_message(message)
@@ -547,13 +543,20 @@ class FrameGuard:
                         connection.hold_for(result)
                     return
                 if stop < size:
-                    connection.batch_writes()  # several messages: one write for the replies
+                    # Several messages: one write for the replies (batch_writes and
+                    # flush_writes, inlined).
+                    scope = _SCOPE
+                    if scope.owner is None:
+                        scope.begin(connection)
                     try:
                         self._deliver_frames(data, size)
                     finally:
-                        connection.flush_writes()
+                        if scope.owner is connection:
+                            scope.close()
+                        else:
+                            connection.flush_writes()
                     return
-        self._scan(data)
+        self._scan(data, 0)
 
     def _deliver_frames(self, data: bytes, size: int) -> None:
         """Deliver the common frames at the start of ``data`` (see feed_data), then pass the
@@ -612,8 +615,8 @@ class FrameGuard:
             return
         # What was delivered counts towards the threshold: payload bytes and _FRAME_YIELD_COST
         # per frame (each frame delivered here took its 6 header bytes of ``pos``).
-        connection.work = pos + (pos and self._delivered(data, pos)) * (_FRAME_YIELD_COST - 6)
-        self._scan(data[pos:] if pos else data)
+        work = pos + (pos and self._delivered(data, pos)) * (_FRAME_YIELD_COST - 6)
+        self._scan(data[pos:] if pos else data, work)
 
     @staticmethod
     def _delivered(data: bytes, end: int) -> int:
@@ -624,16 +627,19 @@ class FrameGuard:
             count += 1
         return count
 
-    def _scan(self, data: bytes) -> None:
+    def _scan(self, data: bytes, work: int) -> None:
         """Check the frame headers of a read (and text as it arrives), then hand it to the
-        reader: the frames that feed_data does not deliver itself."""
+        reader: the frames that feed_data does not deliver itself (``work``: the cost of
+        those it delivered from this read, see _YIELD_THRESHOLD)."""
         size = len(data)
         skip = self._skip
         connection = self._connection
+        connection.work = work
         if skip >= size:
             # Inside one frame's payload: at most one message ends here, nothing to batch.
             connection.direct = False
             self._skip = skip - size
+            self._boundary = skip == size and not self._fragmented
             if self._text_mask and not self._text_rest(data, 0, size, skip == size):
                 self._reject(data, 0, 1007, _INVALID_UTF8)
                 return
@@ -733,6 +739,7 @@ class FrameGuard:
             self._skip, self._head = pos - end, b""
         else:
             self._skip, self._head = 0, buf[pos:]
+        self._boundary = pos == end and not fragmented
         if frames < 2:
             self._reader.feed_data(data)  # one message at most: no batch to make
             return
