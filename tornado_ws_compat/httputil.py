@@ -300,6 +300,10 @@ class RequestConnection(Protocol):
     def set_nodelay(self, value: bool) -> None:
         """Set TCP_NODELAY on the connection's socket."""
 
+    def websocket_opened(self) -> None:
+        """Called in the context ``open`` ran in, once it is done: the context variables the
+        handshake set are to be seen by the connection's later hooks."""
+
 
 class HTTPServerRequest:
     """A single HTTP request, with Tornado's attribute names.

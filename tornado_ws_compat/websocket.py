@@ -221,6 +221,7 @@ class WebSocketHandler(web.RequestHandler):
             return
         # Messages flow from here on, each delivered from the socket's callback: the
         # request (and its task) ends now; the connection lives on its own.
+        self.request.connection.websocket_opened()
         channel.run()
 
     @property

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextvars
 import socket
 import struct
 import sys
@@ -859,6 +860,7 @@ class ServerConnection:
         "_write_stall_timeout",
         "close_code",
         "close_reason",
+        "context",
         "direct",
         "handler",
         "held",
@@ -885,6 +887,9 @@ class ServerConnection:
         self.lifecycle = Lifecycle()
         self.close_code: int | None = None
         self.close_reason: str | None = None
+        # The context the connection's tasks run in, when the handshake set context
+        # variables (set by the engine; None: each task gets a copy, as create_task gives).
+        self.context: contextvars.Context | None = None
         self.held = True
         # Set by FrameGuard for each read: True when its messages may be delivered with no
         # bookkeeping (not held, uncompressed, the read too small to reach Tornado's yield
@@ -1568,7 +1573,7 @@ class ServerConnection:
         self.abort()
 
     def _spawn(self, coroutine: Any) -> None:
-        task = self._loop.create_task(coroutine)
+        task = self._loop.create_task(coroutine, context=self.context)
         _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(_BACKGROUND.discard)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import operator
 import socket
 import ssl
@@ -75,6 +76,7 @@ _REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 )
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_UNSET = object()  # a context variable with no value
 _VERSIONS = {HttpVersion11: "HTTP/1.1", HttpVersion10: "HTTP/1.0"}
 
 
@@ -267,6 +269,7 @@ class _RequestConnection:
     """The engine's side of one request: implements ``httputil.RequestConnection``."""
 
     __slots__ = (
+        "_context",
         "_finished",
         "_last_write",
         "_loop",
@@ -282,6 +285,8 @@ class _RequestConnection:
 
     def __init__(self, server: EngineServer, request: BaseRequest) -> None:
         self._server = server
+        # The context variables as the request found them, before any hook ran.
+        self._context = contextvars.copy_context()
         self._request: BaseRequest | None = request
         # The transport, once a WebSocket owns it (the aiohttp request is released then).
         self._upgraded: asyncio.Transport | None = None
@@ -455,6 +460,24 @@ class _RequestConnection:
         self._finish()
         return connection
 
+    def websocket_opened(self) -> None:
+        # Tornado 6.6.1 runs a WebSocket's whole life in the coroutine that ran prepare and
+        # open, so what they set in context variables (PEP 567) is what on_message and on_close
+        # see, and what each hook sets the next sees. Here the socket's callbacks run outside
+        # the request's task: when the handshake set any variable, the connection's callbacks
+        # and tasks run in one context of their own, a copy of the handshake's. When it set
+        # none (the usual case), nothing changes and nothing is paid per read.
+        before = self._context
+        after = contextvars.copy_context()
+        if len(after) == len(before) and all(
+            before.get(var, _UNSET) is value for var, value in after.items()
+        ):
+            return
+        websocket = self.websocket
+        if websocket is not None and isinstance(websocket._protocol, _WebSocketProtocol):
+            websocket.context = after
+            websocket._protocol.run_in(after)
+
     def release_request(self) -> None:
         """The request is over and a WebSocket owns the connection: let aiohttp's request,
         response and protocol go (``request.connection`` stays, for ``stream.closed()``)."""
@@ -476,7 +499,7 @@ class _WebSocketProtocol(BaseProtocol):
     reads, waiting for drains) is aiohttp's ``BaseProtocol``, which the reader expects."""
 
     # data_received is the FrameGuard's feed_data itself once attached (no call in between).
-    __slots__ = ("_engine", "connection", "data_received", "frames")
+    __slots__ = ("_context", "_engine", "connection", "data_received", "frames")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, engine: EngineServer
@@ -487,6 +510,7 @@ class _WebSocketProtocol(BaseProtocol):
         self._engine = engine
         self.frames: FrameGuard | None = None
         self.connection: ServerConnection | None = None
+        self._context: contextvars.Context | None = None
         # An attribute where asyncio.Protocol has a method: the transport calls it as one.
         self.data_received: Callable[[bytes], None] = _drop_data  # type: ignore[assignment]
 
@@ -497,14 +521,36 @@ class _WebSocketProtocol(BaseProtocol):
         self.frames = connection.parser
         self.data_received = connection.parser.feed_data
 
+    def run_in(self, context: contextvars.Context) -> None:
+        """Run the socket's callbacks in ``context`` from now on (see
+        ``_RequestConnection.websocket_opened``)."""
+        transport, frames = self.transport, self.frames
+        if transport is None or frames is None:  # gone already: on_close has run
+            return
+        self._context = context
+        run: Callable[..., None] = context.run
+        self.data_received = functools.partial(run, frames.feed_data)
+        transport.set_protocol(self)  # uvloop reads data_received in set_protocol
+
     def eof_received(self) -> bool:
         # The peer half-closed: keep our side open so that replies to what it sent before
         # its FIN still go out; the connection then closes itself.
+        if self._context is not None:
+            return self._context.run(self._peer_eof)
+        return self._peer_eof()
+
+    def _peer_eof(self) -> bool:
         if self.frames is not None:
             self.frames.feed_peer_eof()
         return True
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        if self._context is not None:
+            self._context.run(self._lost, exc)
+        else:
+            self._lost(exc)
+
+    def _lost(self, exc: BaseException | None) -> None:
         super().connection_lost(exc)  # wakes a writer waiting for a drain
         self.data_received = _drop_data
         frames, self.frames = self.frames, None
