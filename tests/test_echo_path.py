@@ -558,3 +558,68 @@ async def test_nothing_is_delivered_after_a_frame_the_reader_failed_while_held()
             frames = await conn.frames_until_eof()
     assert frames[-1].opcode == OP_CLOSE and frames[-1].close_code == 1009
     assert probe.of("message") == [("first",)]
+
+
+class Overriding(WebSocketHandler):
+    """Overrides write_message (as programs do to log or count): it must see every write."""
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+
+    def write_message(
+        self, message: bytes | str | dict[str, Any], binary: bool = False
+    ) -> asyncio.Future[None]:
+        self.probe.record("written", message)
+        return super().write_message(message, binary)
+
+    def on_message(self, message: str | bytes) -> None:
+        self.write_message({"echo": message})
+
+
+async def test_an_overridden_write_message_sees_every_write_and_a_dict_is_json() -> None:
+    """The shortcut from the handler to the connection's write_message is taken only when
+    the class does not override write_message; a dict goes out as Tornado's JSON."""
+    probe = Probe()
+    async with serve([("/ws", Overriding, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await conn.send(build_frame(OP_TEXT, b"a") + build_frame(OP_TEXT, b"</b>"))
+            got = [(await conn.read_frame()).payload for _ in range(2)]
+    assert got == [b'{"echo": "a"}', b'{"echo": "<\\/b>"}']
+    assert probe.of("written") == [({"echo": "a"},), ({"echo": "</b>"},)]
+
+
+class Closing(WebSocketHandler):
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+
+    def open(self) -> None:
+        self.probe.record("open", self)
+
+    def on_message(self, message: str | bytes) -> None:
+        self.write_message(message)
+        self.close(1000)
+        try:
+            self.write_message("after close()")
+        except WebSocketClosedError:
+            self.probe.record("refused")
+
+    def on_close(self) -> None:
+        try:
+            self.write_message("in on_close")
+        except WebSocketClosedError:
+            self.probe.record("refused in on_close", "write_message" in self.__dict__)
+
+
+async def test_write_message_refuses_after_close_and_in_on_close() -> None:
+    """Tornado 5.0: write_message raises WebSocketClosedError once the connection closes,
+    whether the handler calls the connection's method directly or its own again."""
+    probe = Probe()
+    async with serve([("/ws", Closing, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await conn.send(build_frame(OP_TEXT, b"hi"))
+            assert (await conn.read_frame()).payload == b"hi"
+            assert (await conn.read_frame()).opcode == OP_CLOSE
+            await conn.send_close(1000)
+            await probe.wait("refused in on_close")
+    assert probe.of("refused") == [()]
+    assert probe.of("refused in on_close") == [(False,)]

@@ -259,7 +259,10 @@ class WebSocketChannel(Protocol):
 
     def write_message(
         self, message: str | bytes | dict[str, Any], binary: bool = False
-    ) -> Any: ...
+    ) -> Any:
+        """``WebSocketHandler.write_message``'s contract (the handler may call it directly):
+        a dict as JSON, WebSocketClosedError when closing, a call from another thread
+        handed to the loop with a ``concurrent.futures.Future`` returned."""
 
     def write_ping(self, data: bytes) -> None: ...
 

@@ -202,6 +202,11 @@ class WebSocketHandler(web.RequestHandler):
             return
         self.ws_connection = channel
         self._loop = channel.loop
+        if type(self).write_message is WebSocketHandler.write_message:
+            # Not overridden: the program's self.write_message(...) calls the connection's
+            # directly, which makes the same checks (closing, another thread, a dict sent
+            # as JSON): one Python call less per message sent. Removed when it closes.
+            self.__dict__["write_message"] = channel.write_message
         # Tornado calls finish() at the 101: the access line and on_finish() happen here.
         self.request._finish()
         self._log()
@@ -427,6 +432,7 @@ class WebSocketHandler(web.RequestHandler):
     def on_connection_close(self) -> None:
         if self.ws_connection:
             self.ws_connection = None
+        self.__dict__.pop("write_message", None)  # this class's again (see _accept)
         channels = self._pubsub_channels
         if channels:
             # Before on_close, so that what on_close publishes does not come back here.

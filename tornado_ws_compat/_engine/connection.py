@@ -22,8 +22,9 @@ import struct
 import sys
 import zlib
 from sys import getrefcount as _getrefcount
+from threading import get_ident as _thread_ident
 from time import perf_counter as _clock
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from aiohttp._websocket.helpers import websocket_mask
 from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
@@ -855,6 +856,7 @@ class ServerConnection:
         "_stall_mark",
         "_stall_timer",
         "_stall_written",
+        "_thread",
         "_transport",
         "_write_limit",
         "_write_stall_timeout",
@@ -900,6 +902,7 @@ class ServerConnection:
         self._protocol = protocol
         self._transport = transport
         self._loop = protocol._loop  # get_running_loop() is a getpid() system call on 3.11
+        self._thread = _thread_ident()  # the loop's (write_message from others is handed over)
         self._selected_subprotocol = selected_subprotocol
         self._max_write_buffer = max_write_buffer
         self._write_stall_timeout = write_stall_timeout
@@ -980,7 +983,9 @@ class ServerConnection:
         self, message: str | bytes | dict[str, Any], binary: bool = False
     ) -> asyncio.Future[None]:
         """Write one data frame now; the future resolves when the socket buffer is empty.
-        A ``dict`` is sent as JSON text, encoded as Tornado encodes it."""
+        A ``dict`` is sent as JSON text, encoded as Tornado encodes it. Called from another
+        thread, the call is handed to the loop as ``WebSocketHandler.write_message`` hands
+        it (the handler calls this method directly when it does not override its own)."""
         # is_closing(), inlined (this runs once per delivery): the lifecycle is OPEN only
         # while neither side has terminated (Lifecycle's invariant). While its frames are
         # held nothing is written to the transport, and nothing but the lifecycle's own
@@ -989,6 +994,9 @@ class ServerConnection:
             not self._batching and self._transport.is_closing()
         ):
             raise WebSocketClosedError()
+        if _thread_ident() != self._thread:
+            written = self.handler._from_thread(self.write_message, message, binary)
+            return cast("asyncio.Future[None]", written)
         shared = _SHARED
         if message is shared.message and binary is shared.binary and self._compressor is None:
             # The same immutable message as the last write (a broadcast loop): its frame is
