@@ -257,9 +257,7 @@ class WebSocketChannel(Protocol):
     @property
     def loop(self) -> asyncio.AbstractEventLoop: ...
 
-    def write_message(
-        self, message: str | bytes | dict[str, Any], binary: bool = False
-    ) -> Any:
+    def write_message(self, message: str | bytes | dict[str, Any], binary: bool = False) -> Any:
         """``WebSocketHandler.write_message``'s contract (the handler may call it directly):
         a dict as JSON, WebSocketClosedError when closing, a call from another thread
         handed to the loop with a ``concurrent.futures.Future`` returned."""
