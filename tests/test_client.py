@@ -297,3 +297,63 @@ async def test_max_message_size() -> None:
             assert await wait(ws.read_message()) is None
         code, _reason = await probe.wait("on_close")
         assert code == 1009
+
+
+class Refusing(WebSocketHandler):
+    """Answers the upgrade with its own status, reason phrase, header and body."""
+
+    def get(self, *args: Any, **kwargs: Any) -> None:
+        self.set_status(401, "Go Away")
+        self.set_header("X-Why", "no token")
+        self.finish("log in first")
+
+
+class PlainPage(WebSocketHandler):
+    def get(self, *args: Any, **kwargs: Any) -> None:
+        self.finish("not a socket")
+
+
+@pytest.mark.asyncio
+async def test_refused_handshake_error_matches_tornado() -> None:
+    """A refused handshake raises what Tornado 6.6.1's client raises: HTTPClientError with the
+    server's reason phrase as its message and the answer (code, reason, headers, body) as its
+    ``response``; a 200 that is no upgrade is a WebSocketError."""
+    import tornado.httpclient
+    import tornado.websocket
+
+    def seen(error: BaseException) -> Any:
+        response = getattr(error, "response", None)
+        if response is None:
+            return [type(error).__name__, str(error)]
+        return [
+            type(error).__name__,
+            str(error),
+            getattr(error, "code", None),
+            response.code,
+            response.reason,
+            response.body,
+            response.headers.get("X-Why"),
+            response.headers.get("Content-Type"),
+        ]
+
+    async def attempt(connect: Any, url: str) -> Any:
+        try:
+            await wait(connect(url))
+        except Exception as error:
+            return seen(error)
+        raise AssertionError(f"{url} was accepted")
+
+    rules = [("/refuse", Refusing), ("/plain", PlainPage), ("/ws", Server, {"probe": Probe()})]
+    async with serve(rules) as server:
+        for path in ("/refuse", "/missing", "/plain"):
+            url = server.url(path, scheme="ws")
+            theirs = await attempt(tornado.websocket.websocket_connect, url)
+            ours = await attempt(websocket_connect, url)
+            assert ours == theirs, path
+        origin = {"Origin": "http://evil.example"}
+        url = server.url("/ws", scheme="ws")
+        theirs = await attempt(
+            tornado.websocket.websocket_connect,
+            tornado.httpclient.HTTPRequest(url, headers=origin),
+        )
+        assert await attempt(websocket_connect, HTTPRequest(url, headers=origin)) == theirs

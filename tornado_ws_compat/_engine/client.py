@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
+from io import BytesIO
 from typing import Any
 
 import aiohttp
@@ -11,7 +13,8 @@ import aiohttp
 from tornado_ws_compat._engine.pinger import Pinger
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
 from tornado_ws_compat.escape import json_encode
-from tornado_ws_compat.httpclient import HTTPClientError, HTTPRequest
+from tornado_ws_compat.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
+from tornado_ws_compat.httputil import HTTPHeaders
 from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE
 from tornado_ws_compat.log import app_log
 
@@ -29,6 +32,36 @@ class _Redirected(Exception):
 async def _refuse_redirect(session: Any, context: Any, params: Any) -> None:
     # Tornado's client does not follow redirects during the handshake: a 3xx is an error.
     raise _Redirected(params.response.status)
+
+
+class _Refused(Exception):
+    """The server answered the upgrade with something other than 101: that answer, read."""
+
+    def __init__(self, response: HTTPResponse) -> None:
+        super().__init__(response.code)
+        self.response = response
+
+
+async def _read_refusal(request: HTTPRequest, session: Any, context: Any, params: Any) -> None:
+    # Tornado 6.6.1 reads a refused handshake's whole answer and raises HTTPClientError with
+    # the server's reason phrase and that response (aiohttp would drop the body unread).
+    answer = params.response
+    if answer.status == 101:
+        return
+    body = await answer.read()
+    headers = HTTPHeaders()
+    for name, value in answer.raw_headers:
+        headers.add(name.decode("latin-1"), value.decode("latin-1"))
+    raise _Refused(
+        HTTPResponse(
+            request,
+            answer.status,
+            headers=headers,
+            buffer=BytesIO(body),
+            effective_url=str(params.url),
+            reason=answer.reason,
+        )
+    )
 
 
 class WebSocketClientConnection:
@@ -223,6 +256,7 @@ async def _open(
         target = "https://" + target[6:]
     tracing = aiohttp.TraceConfig()
     tracing.on_request_redirect.append(_refuse_redirect)
+    tracing.on_request_end.append(functools.partial(_read_refusal, request))
     session = aiohttp.ClientSession(trace_configs=[tracing])
     try:
         ws = await asyncio.wait_for(
@@ -241,6 +275,13 @@ async def _open(
     except _Redirected as exc:
         await session.close()
         raise HTTPClientError(exc.status) from None
+    except _Refused as exc:
+        await session.close()
+        refusal = exc.response
+        if 200 <= refusal.code < 300:
+            # Tornado: a successful HTTP answer that is not an upgrade.
+            raise WebSocketError("Non-websocket response") from None
+        raise HTTPClientError(refusal.code, refusal.reason, refusal) from None
     except aiohttp.WSServerHandshakeError as exc:
         await session.close()
         if 200 <= exc.status < 300:
