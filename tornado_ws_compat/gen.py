@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from inspect import isawaitable
 from typing import Any, TypeVar, cast
 
+# tornado.gen.Future: Tornado 6.6.1's gen imports it and programs use it from there.
+from tornado_ws_compat.concurrent import Future as Future
 from tornado_ws_compat.concurrent import (
     chain_future,
     future_add_done_callback,

@@ -20,7 +20,6 @@ import asyncio
 import base64
 import copy
 import datetime
-import email.utils
 import functools
 import ssl
 import time
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from tornado_ws_compat import __version__
 from tornado_ws_compat.errors import NotSupportedError, reason_phrase
-from tornado_ws_compat.httputil import HTTPHeaders
+from tornado_ws_compat.httputil import HTTPHeaders, format_timestamp
 from tornado_ws_compat.ioloop import IOLoop
 
 if TYPE_CHECKING:
@@ -121,7 +120,7 @@ class HTTPRequest:
     ) -> None:
         self.headers = HTTPHeaders(headers or {})
         if if_modified_since:
-            self.headers["If-Modified-Since"] = _http_date(if_modified_since)
+            self.headers["If-Modified-Since"] = format_timestamp(if_modified_since)
         self.url = url
         self.method = method
         self.body = body
@@ -561,14 +560,6 @@ def _client_ssl(options: _Options) -> ssl.SSLContext | bool:
     if options.ca_certs is not None:
         return ssl.create_default_context(cafile=options.ca_certs)
     return True
-
-
-def _http_date(value: float | datetime.datetime) -> str:
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.UTC)
-        value = value.timestamp()
-    return email.utils.formatdate(value, usegmt=True)
 
 
 class HTTPClient:

@@ -6,15 +6,19 @@ and hands it a connection object that implements :class:`RequestConnection`.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
+import datetime
+import email.utils
 import functools
+import http.client
 import http.cookies
 import ipaddress
 import itertools
 import re
 import time
 import urllib.parse
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from tornado_ws_compat.errors import HTTPError
@@ -27,14 +31,65 @@ if TYPE_CHECKING:
 __all__ = [
     "AddressSet",
     "HTTPHeaders",
+    "HTTPInputError",
+    "HTTPOutputError",
     "HTTPServerRequest",
     "ParseBodyConfig",
     "ParseUrlEncodedConfig",
     "RequestConnection",
     "WebSocketChannel",
+    "format_timestamp",
     "parse_cookie",
+    "responses",
     "set_parse_body_config",
+    "url_concat",
 ]
+
+#: Reason phrases by status code (``tornado.httputil.responses`` is the standard library's).
+responses = http.client.responses
+
+
+class HTTPInputError(Exception):
+    """A peer sent a malformed HTTP message (Tornado 4.0's name; programs catch it)."""
+
+
+class HTTPOutputError(Exception):
+    """The application wrote an invalid HTTP message (Tornado 4.0's name)."""
+
+
+def url_concat(
+    url: str,
+    args: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+) -> str:
+    """``url`` with ``args`` (a dict, or a list/tuple of pairs, repeats kept) added to its
+    query, after the arguments already there, as Tornado 6.6.1 builds it."""
+    if args is None:
+        return url
+    parts = urllib.parse.urlparse(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    if isinstance(args, dict):
+        query.extend(args.items())
+    elif isinstance(args, (list, tuple)):
+        query.extend(args)
+    else:
+        raise TypeError(f"'args' parameter should be dict, list or tuple. Not {type(args)}")
+    return urllib.parse.urlunparse(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def format_timestamp(
+    ts: float | tuple[Any, ...] | time.struct_time | datetime.datetime,
+) -> str:
+    """An HTTP date (RFC 9110 section 5.6.7) from a POSIX time, a UTC time tuple or a
+    datetime (naive means UTC); anything else is a TypeError, as in Tornado 6.6.1."""
+    if isinstance(ts, (int, float)):
+        stamp = float(ts)
+    elif isinstance(ts, tuple):  # time.struct_time is a tuple too
+        stamp = float(calendar.timegm(ts))
+    elif isinstance(ts, datetime.datetime):
+        stamp = float(calendar.timegm(ts.utctimetuple()))
+    else:
+        raise TypeError(f"unknown timestamp type: {ts!r}")
+    return email.utils.formatdate(stamp, usegmt=True)
 
 
 _T = TypeVar("_T")

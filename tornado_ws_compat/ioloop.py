@@ -29,6 +29,9 @@ from typing import Any, Literal, Protocol, TypeVar, cast, overload
 
 from tornado_ws_compat.log import app_log
 
+# tornado.ioloop.TimeoutError, what run_sync raises (Tornado 6.6.1 imports it from util).
+from tornado_ws_compat.util import TimeoutError as TimeoutError
+
 __all__ = ["IOLoop", "PeriodicCallback"]
 
 _T = TypeVar("_T")

@@ -126,18 +126,6 @@ def _current_http_date() -> str:
     return _date_cache[1]
 
 
-def _format_http_date(when: float | datetime.datetime | tuple[Any, ...]) -> str:
-    if isinstance(when, datetime.datetime):
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.UTC)
-        stamp = when.timestamp()
-    elif isinstance(when, tuple):
-        stamp = float(__import__("calendar").timegm(when))
-    else:
-        stamp = float(when)
-    return email.utils.formatdate(stamp, usegmt=True)
-
-
 _XSRF_VERSIONED = re.compile(r"^([1-9][0-9]*)\|(.*)$")
 
 
@@ -284,7 +272,7 @@ class RequestHandler(RenderingMixin):
         elif isinstance(value, int):
             return str(value)
         elif isinstance(value, datetime.datetime):
-            return _format_http_date(value)
+            return httputil.format_timestamp(value)
         else:
             raise TypeError(f"Unsupported header value {value!r}")
         if _UNSAFE_HEADER_CHARS.search(text):
@@ -400,7 +388,7 @@ class RequestHandler(RenderingMixin):
         if expires_days is not None and not expires:
             expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=expires_days)
         if expires:
-            morsel["expires"] = _format_http_date(expires)
+            morsel["expires"] = httputil.format_timestamp(expires)
         if path:
             morsel["path"] = path
         if max_age:

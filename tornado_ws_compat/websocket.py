@@ -26,6 +26,17 @@ from tornado_ws_compat.log import app_log, gen_log
 
 if TYPE_CHECKING:
     from tornado_ws_compat._engine.client import WebSocketClientConnection
+else:
+
+    def __getattr__(name: str) -> Any:
+        # tornado.websocket.WebSocketClientConnection (subclassed and used in annotations by
+        # programs) lives in the engine: imported on first use, so this module stays above it.
+        if name == "WebSocketClientConnection":
+            from tornado_ws_compat._engine.client import WebSocketClientConnection
+
+            return WebSocketClientConnection
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "WebSocketClosedError",

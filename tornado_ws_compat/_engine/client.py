@@ -14,7 +14,7 @@ from tornado_ws_compat._engine.pinger import Pinger
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
 from tornado_ws_compat.escape import json_encode
 from tornado_ws_compat.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
-from tornado_ws_compat.httputil import HTTPHeaders
+from tornado_ws_compat.httputil import headers_from_raw
 from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE
 from tornado_ws_compat.log import app_log
 
@@ -49,14 +49,11 @@ async def _read_refusal(request: HTTPRequest, session: Any, context: Any, params
     if answer.status == 101:
         return
     body = await answer.read()
-    headers = HTTPHeaders()
-    for name, value in answer.raw_headers:
-        headers.add(name.decode("latin-1"), value.decode("latin-1"))
     raise _Refused(
         HTTPResponse(
             request,
             answer.status,
-            headers=headers,
+            headers=headers_from_raw(answer.raw_headers),
             buffer=BytesIO(body),
             effective_url=str(params.url),
             reason=answer.reason,
