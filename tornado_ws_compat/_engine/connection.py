@@ -1048,6 +1048,27 @@ class ServerConnection:
                     return self._flush_future()
                 flushed = self._flushed  # the socket took it all: done
                 return flushed if flushed is not None else self._written()
+        else:
+            # Another connection's read is being handled and holds what its hooks write:
+            # this is the first frame held for this one (a broadcast subscriber). The
+            # scope's join, inlined, unless a group begins (that reads the clock).
+            joined = _SCOPE.joined
+            if len(joined) & 31:
+                room = (
+                    self._write_limit
+                    - self._transport.get_write_buffer_size()
+                    - self._backlog_size
+                )
+                if length <= room:
+                    joined.append(self)
+                    self._batching = True
+                    self._room = room
+                    self._batch.append(frame)
+                    self._batch_size = length
+                    waiter = self._batch_waiter
+                    if waiter is None:
+                        waiter = self._batch_waiter = self._loop.create_future()
+                    return waiter
         return self._write_framed(frame, length)
 
     def _hold_batch(self) -> None:
