@@ -461,6 +461,12 @@ class RequestConnection(Protocol):
     def set_nodelay(self, value: bool) -> None:
         """Set TCP_NODELAY on the connection's socket."""
 
+    def set_max_body_size(self, max_body_size: int) -> None:
+        """This request's body limit (Tornado 4.0; a ``stream_request_body`` handler's)."""
+
+    def set_body_timeout(self, timeout: float) -> None:
+        """This request's body timeout (Tornado 4.0; a ``stream_request_body`` handler's)."""
+
     def websocket_opened(self) -> None:
         """Called in the context ``open`` ran in, once it is done: the context variables the
         handshake set are to be seen by the connection's later hooks."""

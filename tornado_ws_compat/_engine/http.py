@@ -372,6 +372,18 @@ class _RequestConnection:
         if self._finished is not None and not self._finished.done():
             self._finished.set_result(None)
 
+    def set_max_body_size(self, max_body_size: int) -> None:
+        """Tornado's per-request body limit (HTTP1Connection, Tornado 4.0), which a
+        ``stream_request_body`` handler raises in ``prepare``. The engine has read the whole
+        body under the server's ``max_body_size`` before any handler code runs, so nothing of
+        this body is left for the new limit to judge: a body that fits the server's limit is
+        delivered, as Tornado delivers one under a raised limit."""
+
+    def set_body_timeout(self, timeout: float) -> None:
+        """Tornado's per-request body timeout (HTTP1Connection, Tornado 4.0). The body was
+        read, under the server's ``body_timeout``, before the handler ran: no read is left
+        for this timeout to bound."""
+
     def finished(self) -> asyncio.Future[None]:
         """Resolves when the response has been finished (or the client went away)."""
         if self._finished is None:
