@@ -978,6 +978,17 @@ class ServerConnection:
     def is_closing(self) -> bool:
         return self.lifecycle.is_closing() or self._transport.is_closing()
 
+    @property
+    def client_terminated(self) -> bool:
+        """The peer's close frame arrived or the socket is gone (Tornado 6.6.1's
+        ``ws_connection.client_terminated``, which programs' ping timers check)."""
+        return self.lifecycle.client_terminated
+
+    @property
+    def server_terminated(self) -> bool:
+        """Our close frame went out, or never will (``ws_connection.server_terminated``)."""
+        return self.lifecycle.server_terminated
+
     def write_message(
         self, message: str | bytes | dict[str, Any], binary: bool = False
     ) -> asyncio.Future[None]:
