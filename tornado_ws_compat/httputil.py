@@ -16,6 +16,7 @@ import http.cookies
 import ipaddress
 import itertools
 import re
+import socket
 import time
 import urllib.parse
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -435,6 +436,27 @@ class WebSocketChannel(Protocol):
     def set_nodelay(self, value: bool) -> None: ...
 
     def run(self) -> Awaitable[None]: ...
+
+
+@dataclasses.dataclass
+class RequestContext:
+    """``request.connection.context``: who is at the other end of the connection, as
+    Tornado 6.6.1's HTTP server describes it (``address`` is the peer's socket address,
+    ``remote_ip`` and ``protocol`` are the request's, after ``xheaders``, and ``str()`` of
+    it is the remote IP; a Unix socket's peer reads as ``0.0.0.0``)."""
+
+    address: Any
+    address_family: int | None
+    remote_ip: str
+    protocol: str
+    trusted_downstream: set[str] = dataclasses.field(default_factory=set)
+
+    def __str__(self) -> str:
+        if self.address_family in (socket.AF_INET, socket.AF_INET6):
+            return self.remote_ip
+        if isinstance(self.address, bytes):
+            return self.address.decode("latin1")
+        return str(self.address)
 
 
 class RequestConnection(Protocol):

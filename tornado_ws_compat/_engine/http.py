@@ -41,6 +41,7 @@ from tornado_ws_compat.httputil import (
     AddressSet,
     HTTPHeaders,
     HTTPServerRequest,
+    RequestContext,
     headers_from_raw,
 )
 from tornado_ws_compat.ioloop import register_server
@@ -304,6 +305,24 @@ class _RequestConnection:
         """``request.connection.stream.closed()``, which Tornado 2.x-4.x long-polling
         handlers check before finishing (Tornado's own chat demo does)."""
         return _ClosedView(self)
+
+    @property
+    def context(self) -> RequestContext:
+        """Tornado's ``request.connection.context``: the peer's address, and the remote IP
+        and protocol the request was given (built when asked for: few programs read it)."""
+        transport = self.transport
+        address: Any = None if transport is None else transport.get_extra_info("peername")
+        sock = None if transport is None else transport.get_extra_info("socket")
+        family = None if sock is None else int(sock.family)
+        handler = self.handler
+        if handler is not None:
+            remote_ip, protocol = handler.request.remote_ip or "0.0.0.0", handler.request.protocol
+        else:
+            inet = family in (socket.AF_INET, socket.AF_INET6) and address is not None
+            remote_ip, protocol = (address[0] if inet else "0.0.0.0"), "http"
+        return RequestContext(
+            address, family, remote_ip, protocol, set(self._server.trusted_downstream)
+        )
 
     @property
     def transport(self) -> asyncio.Transport | None:

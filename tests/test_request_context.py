@@ -1,0 +1,59 @@
+"""``request.connection.context``, differential with Tornado 6.6.1: the peer's address and
+family, the remote IP and protocol, ``str()`` of it, in a page handler and in a WebSocket's
+``open`` (programs log who connected from there)."""
+
+from __future__ import annotations
+
+import socket
+from types import ModuleType
+from typing import Any
+
+import pytest
+import tornado.web
+import tornado.websocket
+from differential import observed, serving_both
+from helpers import raw_connection, raw_websocket
+
+import tornado_ws_compat.websocket
+
+
+def _describe(handler: Any) -> str:
+    context = handler.request.connection.context
+    return " ".join(
+        [
+            str(context),
+            context.remote_ip,
+            context.protocol,
+            context.address[0],
+            type(context.address).__name__,
+            str(context.address_family == socket.AF_INET),
+        ]
+    )
+
+
+def _routes(web: ModuleType) -> list[Any]:
+    websocket = tornado.websocket if web is tornado.web else tornado_ws_compat.websocket
+
+    class Page(web.RequestHandler):  # type: ignore[name-defined,misc]
+        def get(self) -> None:
+            self.write(_describe(self))
+
+    class Socket(websocket.WebSocketHandler):  # type: ignore[name-defined,misc]
+        def open(self) -> None:
+            self.write_message(_describe(self))
+
+    return [("/page", Page), ("/ws", Socket)]
+
+
+@pytest.mark.asyncio
+async def test_connection_context_matches_tornado() -> None:
+    seen: dict[str, list[Any]] = {}
+    async with serving_both(_routes) as servers:
+        for name, server in servers.items():
+            async with raw_connection(server) as conn:
+                page = observed(await conn.request("/page", {"X-Real-Ip": "10.0.0.9"}))
+            async with raw_websocket(server, "/ws") as conn:
+                message = (await conn.read_frame()).payload
+            seen[name] = [page, message]
+    assert seen["ours"] == seen["tornado"]
+    assert seen["ours"][1] == b"127.0.0.1 127.0.0.1 http 127.0.0.1 tuple True"
