@@ -25,21 +25,13 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
 
-from fake_transport import FakeTransport
+from fake_transport import ROOT, FakeTransport, alternate_checkouts, client_frame
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MASK = b"\x37\xfa\x21\x3d"
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
-
-
-def client_frame(payload: bytes) -> bytes:
-    masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
-    return bytes([0x81, 0x80 | len(payload)]) + MASK + masked
 
 
 def message(seq: int) -> bytes:
@@ -149,19 +141,8 @@ def main() -> None:
     args = parser.parse_args()
     cases = [(int(n), int(k)) for n in args.subs.split(",") for k in args.frames.split(",")]
     if args.baseline:
-        trees = {"baseline": args.baseline, "this": ROOT}
-        runs: dict[str, list[dict[str, list[float]]]] = {k: [] for k in trees}
-        for _ in range(args.repeats):  # alternate the two checkouts, one process each
-            for label, tree in trees.items():
-                command = [sys.executable, os.path.abspath(__file__), "--json", "--repeats", "3"]
-                out = subprocess.run(
-                    [*command, "--subs", args.subs, "--frames", args.frames],
-                    env={**os.environ, "PYTHONPATH": tree},
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-                runs[label].append(json.loads(out))
+        arguments = ["--repeats", "3", "--subs", args.subs, "--frames", args.frames]
+        runs = alternate_checkouts(__file__, arguments, args.baseline, args.repeats)
         for case in runs["this"][0]:
             base = [r[case] for r in runs["baseline"]]
             this = [r[case] for r in runs["this"]]

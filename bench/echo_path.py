@@ -22,21 +22,13 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
 
-from fake_transport import FakeTransport
+from fake_transport import ROOT, FakeTransport, alternate_checkouts, client_frame
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MASK = b"\x37\xfa\x21\x3d"
 PAYLOAD = b'{"seq": 12345, "text": "hello hello hello hello hello hello!!!"}'[:64].ljust(64)
-
-
-def client_frame(payload: bytes) -> bytes:
-    masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
-    return bytes([0x81, 0x80 | len(payload)]) + MASK + masked
 
 
 async def measure(depths: list[int], repeats: int, profile: int | None) -> dict[int, list[float]]:
@@ -130,27 +122,13 @@ def main() -> None:
     args = parser.parse_args()
     depths = [int(d) for d in args.depths.split(",")]
     if args.baseline:
-        trees = {"baseline": args.baseline, "this": ROOT}
-        medians: dict[str, dict[int, list[float]]] = {k: {d: [] for d in depths} for k in trees}
-        for _ in range(args.repeats):  # alternate the two, one process each per repeat
-            for label, tree in trees.items():
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        os.path.abspath(__file__),
-                        "--json",
-                        "--repeats",
-                        "3",
-                        "--depths",
-                        args.depths,
-                    ],
-                    env={**os.environ, "PYTHONPATH": tree, "ECHO_PATH_ROOT": tree},
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-                for depth, value in json.loads(out).items():
-                    medians[label][int(depth)].append(value)
+        runs = alternate_checkouts(
+            __file__, ["--repeats", "3", "--depths", args.depths], args.baseline, args.repeats
+        )
+        medians = {
+            label: {d: [run[str(d)] for run in outputs] for d in depths}
+            for label, outputs in runs.items()
+        }
         for depth in depths:
             b = statistics.median(medians["baseline"][depth])
             t = statistics.median(medians["this"][depth])
