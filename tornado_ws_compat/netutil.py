@@ -8,20 +8,27 @@ file, ``ssl_options_to_context`` turns the ``ssl_options`` dict into an ``SSLCon
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import os
 import socket
 import ssl
 import stat
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tornado_ws_compat.concurrent import dummy_executor
 from tornado_ws_compat.ioloop import IOLoop
+from tornado_ws_compat.util import Configurable
 
 __all__ = [
+    "BlockingResolver",
     "DefaultExecutorResolver",
     "DefaultLoopResolver",
+    "ExecutorResolver",
+    "OverrideResolver",
     "Resolver",
+    "ThreadedResolver",
     "add_accept_handler",
     "bind_sockets",
     "bind_unix_socket",
@@ -212,26 +219,47 @@ def ssl_options_to_context(
     return context
 
 
-class Resolver:
-    """Host name resolution (``tornado.netutil.Resolver``); ``Resolver()`` gives the default,
-    `DefaultLoopResolver`, which asks the running loop's ``getaddrinfo``."""
+def _resolve_addr(
+    host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+) -> list[tuple[int, Any]]:
+    """``(family, address)`` pairs from a blocking ``socket.getaddrinfo``."""
+    infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    return [(af, address) for af, _type, _proto, _canonical, address in infos]
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Resolver:
-        if cls is Resolver:
-            cls = DefaultLoopResolver
-        return super().__new__(cls)
 
-    async def resolve(
+async def _resolve_on_loop(
+    host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+) -> list[tuple[int, Any]]:
+    """``(family, address)`` pairs from the running loop's ``getaddrinfo``."""
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, family=family, type=socket.SOCK_STREAM
+    )
+    return [(af, address) for af, _type, _proto, _canonical, address in infos]
+
+
+class Resolver(Configurable):
+    """Host name resolution (``tornado.netutil.Resolver``), configurable as Tornado's:
+    ``Resolver()`` builds the class chosen with ``Resolver.configure(impl, **kwargs)`` (a class
+    or a dotted name; Tornado 2-4 era programs choose ``"tornado.netutil.ThreadedResolver"`` at
+    start-up), by default `DefaultLoopResolver` (Tornado 6.2)."""
+
+    @classmethod
+    def configurable_base(cls) -> type[Resolver]:
+        return Resolver
+
+    @classmethod
+    def configurable_default(cls) -> type[Resolver]:
+        return DefaultLoopResolver
+
+    def resolve(
         self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
-    ) -> list[tuple[int, Any]]:
-        """``(family, address)`` pairs for ``host:port``; ``OSError`` if it does not resolve."""
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, family=family, type=socket.SOCK_STREAM
-        )
-        return [(af, address) for af, _type, _proto, _canonical, address in infos]
+    ) -> Awaitable[list[tuple[int, Any]]]:
+        """``(family, address)`` pairs for ``host:port``; ``OSError`` if it does not resolve.
+        Here (and in `DefaultLoopResolver`) the running loop's ``getaddrinfo`` answers."""
+        return _resolve_on_loop(host, port, family)
 
     def close(self) -> None:
-        """Release what the resolver holds (nothing for these resolvers)."""
+        """Release what the resolver holds (an executor it owns)."""
 
 
 class DefaultLoopResolver(Resolver):
@@ -244,7 +272,76 @@ class DefaultExecutorResolver(Resolver):
     async def resolve(
         self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
     ) -> list[tuple[int, Any]]:
-        infos = await asyncio.get_running_loop().run_in_executor(
-            None, socket.getaddrinfo, host, port, family, socket.SOCK_STREAM
-        )
-        return [(af, address) for af, _type, _proto, _canonical, address in infos]
+        return await IOLoop.current().run_in_executor(None, _resolve_addr, host, port, family)
+
+
+class ExecutorResolver(Resolver):
+    """Resolves with blocking ``socket.getaddrinfo`` on ``executor`` (shut down by `close`
+    when ``close_executor``); without one, in the calling thread (Tornado 5.0 deprecates it)."""
+
+    executor: concurrent.futures.Executor | None
+
+    def initialize(
+        self, executor: concurrent.futures.Executor | None = None, close_executor: bool = True
+    ) -> None:
+        self.executor = dummy_executor if executor is None else executor
+        self.close_executor = close_executor and executor is not None
+
+    def close(self) -> None:
+        if self.close_executor and self.executor is not None:
+            self.executor.shutdown()
+        self.executor = None
+
+    def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> Awaitable[list[tuple[int, Any]]]:
+        if self.executor is None:
+            raise RuntimeError("resolve() on a closed resolver")
+        future = self.executor.submit(_resolve_addr, host, port, family)
+        return asyncio.wrap_future(future)
+
+
+class BlockingResolver(ExecutorResolver):
+    """Resolves in the calling thread, blocking the loop (Tornado 5.0 deprecates it)."""
+
+    def initialize(self) -> None:  # type: ignore[override]
+        super().initialize()
+
+
+class ThreadedResolver(ExecutorResolver):
+    """Resolves on a thread pool shared by every ThreadedResolver of the process, of the size
+    the first one asked for (``num_threads``, Tornado 3.1); a forked child makes its own."""
+
+    _threadpool: concurrent.futures.ThreadPoolExecutor | None = None
+    _threadpool_pid: int | None = None
+
+    def initialize(self, num_threads: int = 10) -> None:  # type: ignore[override]
+        cls = ThreadedResolver
+        if cls._threadpool is None or cls._threadpool_pid != os.getpid():
+            cls._threadpool = concurrent.futures.ThreadPoolExecutor(num_threads)
+            cls._threadpool_pid = os.getpid()
+        super().initialize(executor=cls._threadpool, close_executor=False)
+
+
+class OverrideResolver(Resolver):
+    """Another resolver with some names mapped first: ``{"host": "other"}``, ``{(host, port):
+    (host, port)}`` or ``{(host, port, family): (host, port)}`` (Tornado 5.0), most specific
+    first."""
+
+    def initialize(self, resolver: Resolver, mapping: dict[Any, Any]) -> None:
+        self.resolver = resolver
+        self.mapping = mapping
+
+    def close(self) -> None:
+        self.resolver.close()
+
+    def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> Awaitable[list[tuple[int, Any]]]:
+        if (host, port, family) in self.mapping:
+            host, port = self.mapping[(host, port, family)]
+        elif (host, port) in self.mapping:
+            host, port = self.mapping[(host, port)]
+        elif host in self.mapping:
+            host = self.mapping[host]
+        return self.resolver.resolve(host, port, family)

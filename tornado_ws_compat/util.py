@@ -152,6 +152,11 @@ class Configurable:
         """Choose the class (or its dotted name) that ``Base()`` builds, and extra kwargs."""
         base = cls.configurable_base()
         if isinstance(impl, str):
+            if impl.startswith("tornado."):
+                # Tornado's own implementations are named by Tornado's module names
+                # ("tornado.netutil.ThreadedResolver"): they are this package's modules, with
+                # or without the import alias.
+                impl = "tornado_ws_compat." + impl.removeprefix("tornado.")
             impl = cast(type[Configurable], import_object(impl))
         if impl is not None and not issubclass(impl, cls):
             raise ValueError(f"Invalid subclass of {cls}")
