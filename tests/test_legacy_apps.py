@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yarl
 
 REPO = Path(__file__).resolve().parents[1]
 APPS = Path(__file__).resolve().parent / "legacy_apps"
@@ -188,6 +189,55 @@ async def asynchronous_page(session: aiohttp.ClientSession, base: str) -> Transc
     ]
 
 
+_XSRF_FIELD = re.compile(r'(name="_xsrf" value=")[^"]*(")')
+
+
+def _masked(page: Any) -> Any:
+    """A page with the xsrf token (random per session) replaced."""
+    status, content_type, body = page
+    return [status, content_type, _XSRF_FIELD.sub(r"\1X\2", body)]
+
+
+async def dashboard(session: aiohttp.ClientSession, base: str) -> Transcript:
+    ws_base = base  # aiohttp sends the jar's cookies to http:// URLs, not ws:// ones
+    out: Transcript = []
+    async with session.get(base + "/", allow_redirects=False) as response:
+        out.append([response.status, response.headers.get("Location")])
+    out.append(_masked(await _page(session, "GET", base + "/login?next=%2Fboard%2Fops")))
+    out.append(await _page(session, "POST", base + "/login", data={"name": "ann"}))
+    xsrf = session.cookie_jar.filter_cookies(yarl.URL(base))["_xsrf"].value
+    login = {"name": "ann", "_xsrf": xsrf}
+    url = base + "/login?next=/board/ops"
+    async with session.post(url, data=login, allow_redirects=False) as response:
+        out.append([response.status, response.headers.get("Location"), "user" in response.cookies])
+    board = await _page(session, "GET", base + "/board/ops")
+    out.append(board)
+    css = re.search(r'href="([^"]+)"', board[2])
+    assert css is not None, board
+    async with session.get(base + css.group(1)) as response:
+        headers = [response.headers.get(h) for h in ("Content-Type", "Etag", "Cache-Control")]
+        out.append([response.status, headers, await response.text()])
+    out.append(await _page(session, "GET", base + "/board/nope"))
+    async with session.ws_connect(ws_base + "/socket/ops") as ws:
+        out.append(await _receive(ws))
+        await ws.send_str(json.dumps({"cpu": 7}))
+        out.append(await _receive(ws))
+        out.append(await _page(session, "POST", base + "/api/ops", data=json.dumps({"mem": 512})))
+        out.append(await _receive(ws))
+        await ws.send_str("{oops")
+        out.append(await _receive(ws))
+        out.append(await _page(session, "GET", base + "/board/ops"))
+        async with aiohttp.ClientSession() as stranger:
+            async with stranger.ws_connect(ws_base + "/socket/ops") as other:
+                out.append(await _receive(other))
+        async with session.ws_connect(ws_base + "/socket/zzz") as other:
+            out.append(await _receive(other))
+    out.append(await _page(session, "POST", base + "/api/ops", data="{oops"))
+    out.append(await _page(session, "POST", base + "/api/ops", data=json.dumps({"cpu": 9})))
+    out.append(await _page(session, "GET", base + "/api/ops"))
+    return out
+
+
 HTML = "text/html; charset=UTF-8"
 
 #: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
@@ -212,6 +262,7 @@ PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("escape_and_sockets.py", [], escape_and_sockets),
     ("thread_pusher.py", ["{port}"], thread_pusher),
     ("asynchronous_page.py", ["{port}"], asynchronous_page),
+    ("dashboard/dashboard.py", ["--port={port}", "--boards=ops,lab"], dashboard),
 ]
 
 _tornado_transcripts: dict[str, Transcript] = {}
@@ -232,7 +283,8 @@ async def _transcript(
             if "Address already in use" not in str(error) or attempt == 2:
                 raise
     try:
-        async with aiohttp.ClientSession() as session:
+        # unsafe: keep the cookies a server at an IP address (127.0.0.1) sets.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             return await drive(session, f"http://127.0.0.1:{program.port}")
     finally:
         await program.stop()

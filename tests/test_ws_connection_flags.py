@@ -1,6 +1,7 @@
-"""``ws_connection.client_terminated`` / ``server_terminated``, which public programs' ping
-timers and senders check, read as on Tornado 6.6.1 at each point of a connection's life
-(issue 8). Differential: the same handler on both servers, the same client."""
+"""``ws_connection.client_terminated`` / ``server_terminated`` and
+``ws_connection.stream.closed()``, which public programs' ping timers and senders check, read
+as on Tornado 6.6.1 at each point of a connection's life (issue 8). Differential: the same
+handler on both servers, the same client."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def routes(web: ModuleType) -> list[Any]:
         def flags(self, when: str) -> None:
             kept = self.kept  # the connection as open saw it (programs keep it too)
             seen.append([when, "kept", kept.client_terminated, kept.server_terminated])
+            seen.append([when, "stream closed", kept.stream.closed()])
             connection = self.ws_connection
             seen.append(
                 [when, connection.client_terminated, connection.server_terminated]
@@ -85,3 +87,5 @@ async def test_termination_flags_as_tornado() -> None:
     assert results["ours"] == results["tornado"]
     assert ["on_close", "kept", True, True] in results["ours"]
     assert ["after close()", "kept", False, True] in results["ours"]
+    assert ["after close()", "stream closed", False] in results["ours"]
+    assert ["on_close", "stream closed", True] in results["ours"]

@@ -823,6 +823,38 @@ class _Compressor:
         return out[:-4] if out.endswith(b"\x00\x00\xff\xff") else out
 
 
+class _StreamView:
+    """``ws_connection.stream``: the part of Tornado's IOStream that WebSocket programs use,
+    above all ``closed()``, checked before writing to a socket kept in a set. As Tornado
+    6.6.1's stream, it is closed once the socket is gone or both sides sent their close
+    frames (``WebSocketProtocol13.close`` closes it then)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: ServerConnection) -> None:
+        self._connection = connection
+
+    def closed(self) -> bool:
+        connection = self._connection
+        lifecycle = connection.lifecycle
+        if lifecycle.client_terminated and lifecycle.server_terminated:
+            return True
+        return connection._transport.is_closing()
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The connection's socket (None once it is closed)."""
+        transport = self._connection._transport
+        return None if transport.is_closing() else transport.get_extra_info("socket")
+
+    def set_nodelay(self, value: bool) -> None:
+        self._connection.set_nodelay(value)
+
+    def close(self) -> None:
+        """Drop the connection now, with no closing handshake (``on_close`` runs)."""
+        self._connection.abort()
+
+
 class ServerConnection:
     """The ``ws_connection`` of a :class:`~tornado_ws_compat.websocket.WebSocketHandler`.
 
@@ -977,6 +1009,11 @@ class ServerConnection:
 
     def is_closing(self) -> bool:
         return self.lifecycle.is_closing() or self._transport.is_closing()
+
+    @property
+    def stream(self) -> _StreamView:
+        """What Tornado's ``ws_connection.stream`` offers programs (``closed()``, ...)."""
+        return _StreamView(self)
 
     @property
     def client_terminated(self) -> bool:
