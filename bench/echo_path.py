@@ -11,6 +11,7 @@ median of the repeats. A/B against another checkout in the same process:
     git worktree add /tmp/base main
     python bench/echo_path.py --baseline /tmp/base
     python bench/echo_path.py --profile 1     # cProfile of depth 1, top functions
+    python bench/echo_path.py --ops 8         # Python bytecodes per message at depth 8, by line
 """
 
 from __future__ import annotations
@@ -31,7 +32,47 @@ from fake_transport import ROOT, FakeTransport, alternate_checkouts, client_fram
 PAYLOAD = b'{"seq": 12345, "text": "hello hello hello hello hello hello!!!"}'[:64].ljust(64)
 
 
-async def measure(depths: list[int], repeats: int, profile: int | None) -> dict[int, list[float]]:
+def count_ops(feed: Any, data: bytes, rounds: int, messages: int) -> None:
+    """Run ``feed(data)`` ``rounds`` times under an opcode tracer; print bytecodes per message
+    by function and by line. The engine's clock stands still meanwhile (tracing is slow enough
+    to exhaust the batching budget, which would count paths a real read does not take)."""
+    import collections
+    import itertools
+
+    from tornado_ws_compat._engine import connection
+
+    real_clock = connection._clock
+    connection._clock = itertools.repeat(0.0).__next__
+
+    ops: collections.Counter[tuple[str, str, int]] = collections.Counter()
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            code = frame.f_code
+            ops[os.path.basename(code.co_filename), code.co_name, frame.f_lineno] += 1
+        return trace
+
+    sys.settrace(trace)
+    for _ in range(rounds):
+        feed(data)
+    sys.settrace(None)
+    connection._clock = real_clock
+    per = rounds * messages
+    functions: collections.Counter[tuple[str, str]] = collections.Counter()
+    for (filename, name, _), n in ops.items():
+        functions[filename, name] += n
+    print(f"bytecodes per message: {sum(ops.values()) / per:.1f}")
+    for (filename, name), n in functions.most_common(20):
+        print(f"  {n / per:7.2f}  {filename} {name}")
+    print("by line:")
+    for (filename, name, line), n in ops.most_common(60):
+        print(f"  {n / per:7.2f}  {filename}:{line} {name}")
+
+
+async def measure(
+    depths: list[int], repeats: int, profile: int | None, ops: int | None = None
+) -> dict[int, list[float]]:
     sys.path.insert(0, os.path.join(ROOT, "bench", "servers"))
     # The package of PYTHONPATH (--baseline sets it), else this checkout's, installed or not.
     sys.path.append(ROOT)
@@ -78,6 +119,9 @@ async def measure(depths: list[int], repeats: int, profile: int | None) -> dict[
             feed = protocol.data_received
             for _ in range(200):
                 feed(data)
+            if ops == depth:
+                count_ops(feed, data, 100, depth)
+                continue
             if profile == depth:
                 import cProfile
                 import pstats
@@ -118,6 +162,7 @@ def main() -> None:
     parser.add_argument("--depths", default="1,8,64")
     parser.add_argument("--baseline", help="a checkout to compare with (run in a subprocess)")
     parser.add_argument("--profile", type=int, help="cProfile this depth instead")
+    parser.add_argument("--ops", type=int, help="count bytecodes at this depth instead")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     depths = [int(d) for d in args.depths.split(",")]
@@ -141,7 +186,7 @@ def main() -> None:
         return
     import uvloop
 
-    results = uvloop.run(measure(depths, args.repeats, args.profile))
+    results = uvloop.run(measure(depths, args.repeats, args.profile, args.ops))
     if args.json:
         print(json.dumps({d: min(v) for d, v in results.items() if v}))
         return

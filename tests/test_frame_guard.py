@@ -207,3 +207,23 @@ def test_invalid_utf8_fails_fast_at_the_offending_byte(name: str) -> None:
         assert [exc.code for exc in connection.violations] == [1007], (name, cuts)
         assert stream.startswith(reader.data)
         assert len(reader.data) <= offending, (name, cuts, len(reader.data))
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "deflate"])
+def test_the_frame_size_table_says_which_second_bytes_make_a_common_frame(
+    compressed: bool,
+) -> None:
+    """FrameGuard reads a common frame's size from its second header byte in one lookup:
+    the whole frame (header, mask and payload) when the byte says masked and a payload
+    under 126 bytes within the size limit (RFC 6455 section 5.2), else 0 (the scan and the
+    reader take it); on a permessage-deflate connection never (RFC 7692: the reader
+    inflates)."""
+    for limit in (0, 1, 10, 124, 125, 126, 10**6):
+        reader = Reader()
+        connection = Connection(reader)
+        connection._compressed = compressed
+        guard = FrameGuard(reader, connection, limit)  # type: ignore[arg-type]
+        for second in range(256):
+            length = second & 0x7F
+            common = second & 0x80 and length < 126 and length <= limit and not compressed
+            assert guard._sizes[second] == (6 + length if common else 0), (limit, second)

@@ -26,7 +26,7 @@ import tornado.httpserver
 import tornado.testing
 import tornado.web
 import tornado.websocket
-from helpers import TIMEOUT, build_frame
+from helpers import TIMEOUT, Probe, build_frame, raw_websocket
 
 from tornado_ws_compat import web, websocket
 from tornado_ws_compat._engine.connection import ServerConnection
@@ -153,3 +153,85 @@ async def test_fast_hooks_still_share_one_write(monkeypatch: pytest.MonkeyPatch)
         replies = await asyncio.wait_for(asyncio.to_thread(client, server.port, probes), TIMEOUT)
     assert replies == [b"%d" % n for n in range(1, MESSAGES + 1)]
     assert batches[0] == MESSAGES
+
+
+class SteppedClock:
+    """The engine's clock, moved on only by the hooks below (no real time is measured)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Stepped(websocket.WebSocketHandler):
+    """Each hook takes ``step`` seconds of the stepped clock, then writes its reply; when
+    the hook returns is recorded by message."""
+
+    def initialize(
+        self, clock: SteppedClock, step: float, ends: dict[bytes, float], probe: Probe
+    ) -> None:
+        self.clock = clock
+        self.step = step
+        self.ends = ends
+        self.probe = probe
+
+    def open(self) -> None:
+        self.probe.record("open")
+
+    def on_message(self, message: str | bytes) -> None:
+        assert isinstance(message, str)
+        self.clock.now += self.step
+        self.write_message(message)
+        self.ends[message.encode()] = self.clock.now
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("step", "shape"),
+    [(0.0, "held to the end"), (0.0003, "sent as they fall due"), (0.002, "sent after each")],
+)
+async def test_the_replies_of_one_read_wait_at_most_one_budget_of_hooks_time(
+    monkeypatch: pytest.MonkeyPatch, step: float, shape: str
+) -> None:
+    """Twelve messages in one read, every hook taking ``step`` of a stepped clock: each reply
+    leaves at most the budget (and the rest of the hook running when it falls due) after its
+    own hook returned. Fast hooks share one write; hooks of 0.3 ms send their replies in
+    groups as the budget runs out (the reader's batch held anew after each send); after a
+    hook slower than the budget, what is held leaves before the next hook runs."""
+    from tornado_ws_compat._engine import connection as engine
+
+    clock = SteppedClock()
+    monkeypatch.setattr(engine, "_clock", clock)
+    ends: dict[bytes, float] = {}
+    lateness: list[float] = []
+    batches: list[list[bytes]] = []
+    send_batch = ServerConnection._send_batch
+
+    def recording(self: ServerConnection) -> None:
+        payloads = [frame[2:] for frame in self._batch]  # text frames under 126 bytes
+        batches.append(payloads)
+        lateness.extend(clock.now - ends[payload] for payload in payloads)
+        send_batch(self)
+
+    monkeypatch.setattr(ServerConnection, "_send_batch", recording)
+    messages = [b"m%02d" % n for n in range(12)]
+    probe = Probe()
+    settings = {"clock": clock, "step": step, "ends": ends, "probe": probe}
+    application = web.Application([(r"/ws", Stepped, settings)])
+    async with running(application, shutdown_timeout=2.0) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await probe.wait("open")
+            await conn.send(b"".join(build_frame(0x1, m) for m in messages))
+            replies = [(await conn.read_frame()).payload for _ in messages]
+    assert replies == messages
+    assert [payload for batch in batches for payload in batch] == messages
+    assert max(lateness) <= engine._BATCH_BUDGET + step
+    if shape == "held to the end":
+        assert len(batches) == 1
+    elif shape == "sent as they fall due":
+        assert 1 < len(batches) < len(messages) and min(lateness) == 0.0
+    else:
+        assert [len(batch) for batch in batches] == [1] * len(messages)
+        assert max(lateness) == 0.0

@@ -94,6 +94,16 @@ _FRAME_YIELD_COST: Final = 1024
 # Common frames (at most 125 bytes of payload each) one read surely may deliver before it
 # reaches _YIELD_THRESHOLD; FrameGuard delivers them without counting.
 _SURELY_UNDER_THRESHOLD: Final = range((_YIELD_THRESHOLD - 1) // (_FRAME_YIELD_COST + 125))
+
+
+def _frame_sizes(top: int) -> tuple[int, ...]:
+    """By a frame's second byte: the size of the whole frame (2 + 4 + payload) when the byte
+    says masked with a payload under 126 bytes and at most ``top`` - 0x80, else 0."""
+    return tuple(second - 0x7A if 0x80 <= second <= top else 0 for second in range(256))
+
+
+# _frame_sizes by ``top``: a connection's is that of its limit (few distinct values).
+_FRAME_SIZES: dict[int, tuple[int, ...]] = {}
 # Seconds of hooks' time a held frame may wait for the hooks after its own (see _WriteScope).
 _BATCH_BUDGET: Final = 0.001
 # Frames added to held batches between two readings of the clock (see _WriteScope).
@@ -196,19 +206,20 @@ class _WriteScope:
     """
 
     __slots__ = (
+        "alarm",
         "cooling",
         "countdown",
         "deadline",
         "fresh",
         "holding",
         "joined",
+        "last",
         "marks",
         "open",
         "owner",
         "pending",
         "sending",
         "sent",
-        "slow",
     )
 
     def __init__(self) -> None:
@@ -224,7 +235,13 @@ class _WriteScope:
         self.fresh = False  # a group began during the running hook
         self.sending = 0.0  # seconds of this read spent sending (hooks' time = clock - this)
         self.deadline = _NEVER  # _clock() at which the oldest held group is due
-        self.slow = _NEVER  # _clock() past which the stretch since the last reading is slow
+        # The last reading of the clock (moved on by the time spent sending since): the
+        # stretch after it is slow once it outlasts the budget.
+        self.last = _NEVER
+        # Between hooks, a reading of the clock up to this needs nothing but a new ``last``:
+        # at most min(last + budget, deadline), and -inf while ``fresh`` (one test per hook;
+        # earlier than needed only costs a call to between_hooks, which sets it anew).
+        self.alarm = -_NEVER
         self.countdown = _CHECK_EVERY  # held frames until the next clock reading
         self.cooling = 0  # batched reads left during which other connections are not held
 
@@ -236,10 +253,11 @@ class _WriteScope:
             self.cooling -= 1
         else:
             self.holding = True
-        self.slow = _clock() + _BATCH_BUDGET
+        self.last = _clock()
         self.countdown = _CHECK_EVERY
         self.marks.append(_NEVER)
         self.fresh = True
+        self.alarm = -_NEVER
         self.joined.append(owner)
         owner._hold_batch()
 
@@ -253,6 +271,7 @@ class _WriteScope:
                 return
             self.marks.append(_NEVER)
             self.fresh = True
+            self.alarm = -_NEVER
         joined.append(connection)
         connection._hold_batch()
 
@@ -261,39 +280,44 @@ class _WriteScope:
         whether ``connection`` (writing the frame that called) is still held."""
         self.countdown = _CHECK_EVERY
         now = _clock()
-        if now > self.slow:
-            # A slow stretch (a pause, or a hook that blocked before writing): slow stays
+        if now - self.last > _BATCH_BUDGET:
+            # A slow stretch (a pause, or a hook that blocked before writing): ``last`` stays
             # behind, so that everything is sent before the next hook; what fell due
             # meanwhile says nothing about whether holding pays.
             if now > self.deadline:
                 self._send_due(now, False)
         else:
-            self.slow = now + _BATCH_BUDGET
+            self.last = now
             if now > self.deadline:
                 self._send_due(now, True)
         return connection is not None and connection._batching
 
     def between_hooks(self, now: float) -> None:
         """A hook returned at ``now``, the next is to run: the groups that began during it
-        start their budget; send those past it, or everything after a slow stretch. (The
-        reader's path calls it before a read's first hook too: the reader's group then
-        starts its budget early, which only holds less.)"""
+        start their budget; send those past it, or everything after a slow stretch. Called
+        when the clock passed ``alarm``. (The reader's path calls it before a read's first
+        hook too: the reader's group then starts its budget early, which only holds less.)"""
         if self.fresh:
             self.fresh = False
             marks = self.marks
+            group = self.pending
+            groups = self.pending = len(marks)
             mark = now - self.sending
-            for group in range(self.pending, len(marks)):
+            while group < groups:
                 marks[group] = mark
-            self.pending = len(marks)
-            if self.deadline == _NEVER and self.joined:
+                group += 1
+            if self.deadline == _NEVER:  # (joined is not empty while fresh)
                 self.deadline = marks[self.sent >> 5] + self.sending + _BATCH_BUDGET
-        if now > self.slow:  # the next hook may block as long: send everything now
+        if now - self.last > _BATCH_BUDGET:  # the next hook may block as long: send all now
             self._send(len(self.joined))
             now = _clock()
         elif now > self.deadline:
             self._send_due(now, True)
             now = _clock()
-        self.slow = now + _BATCH_BUDGET
+        self.last = now
+        deadline = self.deadline
+        slow = now + _BATCH_BUDGET
+        self.alarm = deadline if deadline < slow else slow
         self.countdown = _CHECK_EVERY
 
     def _send_due(self, now: float, judge: bool) -> None:
@@ -339,7 +363,7 @@ class _WriteScope:
                 connection._send_batch()
         spent = _clock() - began
         self.sending += spent
-        self.slow += spent
+        self.last += spent
         if stop >= len(joined):
             self._forget()
         else:
@@ -357,11 +381,19 @@ class _WriteScope:
         self.deadline = _NEVER
 
     def close(self) -> None:
-        """The read is handled: send everything held."""
+        """The read is handled: send everything held (_send's loop, without the clock
+        readings that only matter while hooks still run)."""
         self.owner = None
         self.open = self.holding = False
-        self._send(len(self.joined))
-        self.slow = _NEVER
+        joined = self.joined
+        start = self.sent
+        self.sent = stop = len(joined)
+        for index in range(start, stop):
+            connection = joined[index]
+            connection._batching = False
+            if connection._batch:
+                connection._send_batch()
+        self._forget()
         self.sending = 0.0
 
 
@@ -397,10 +429,10 @@ class _Inbox(WebSocketDataQueue):
             connection.work = work
         if _SCOPE.open:  # between two hooks of this read: send what was held long enough
             now = _clock()
-            if _SCOPE.fresh or now > _SCOPE.slow or now > _SCOPE.deadline:
+            if now > _SCOPE.alarm:
                 _SCOPE.between_hooks(now)
             else:
-                _SCOPE.slow = now + _BATCH_BUDGET
+                _SCOPE.last = now
         # Deliver; hold the inbox if a hook returned an awaitable. Inlined for a data message
         # (once per message); the rest, and every rare state, goes through _deliver.
         kind = data[0]
@@ -461,11 +493,11 @@ class FrameGuard:
         "_head",
         "_limit",
         "_reader",
+        "_sizes",
         "_skip",
         "_text_last",
         "_text_mask",
         "_text_size",
-        "_top",
         "_utf8",
     )
 
@@ -477,9 +509,13 @@ class FrameGuard:
         # The reader's message size limit: a text message past it is failed with 1009 on
         # the header that takes it there (before its payload), so it is not checked here.
         self._limit = limit
-        # The largest second header byte of a frame delivered here without the reader (see
+        # By second header byte, the size of a frame delivered here without the reader (see
         # feed_data): masked, a length under 126 and within the limit; none when compressed.
-        self._top = 0 if connection._compressed else 0x80 + min(125, limit)
+        top = 0 if connection._compressed else 0x80 + min(125, limit)
+        sizes = _FRAME_SIZES.get(top)
+        if sizes is None:
+            sizes = _FRAME_SIZES[top] = _frame_sizes(top)
+        self._sizes = sizes
         self._text_size = 0  # payload bytes of the checked text message so far
         self._skip = 0  # payload bytes of the current frame still to come
         self._head = b""  # the first bytes of a frame header cut by a read
@@ -519,9 +555,8 @@ class FrameGuard:
             # more for it than these few steps (bench/echo_path.py). Anything else goes on
             # to the scan and the reader below, which never see the frames delivered here.
             first = data[0]
-            second = data[1]
-            stop = second - 0x7A  # 2 + 4 (mask) + second & 0x7F
-            if (first == 0x81 or first == 0x82) and 0x80 <= second <= self._top:
+            stop = self._sizes[data[1]]  # 2 + 4 (mask) + payload, or 0
+            if stop and (first == 0x81 or first == 0x82):
                 if stop == size and not _SCOPE.open and not connection.lifecycle.client_terminated:
                     # One message in flight: the read is this one frame.
                     payload = bytearray(data)
@@ -550,7 +585,7 @@ class FrameGuard:
                     if scope.owner is None:
                         scope.begin(connection)
                     try:
-                        self._deliver_frames(data, size)
+                        self._deliver_frames(data, size, stop)
                     finally:
                         if scope.owner is connection:
                             scope.close()
@@ -559,25 +594,25 @@ class FrameGuard:
                     return
         self._scan(data, 0)
 
-    def _deliver_frames(self, data: bytes, size: int) -> None:
-        """Deliver the common frames at the start of ``data`` (see feed_data), then pass the
-        rest on to the scan. Stops at anything else, at a hook that fails or returns an
-        awaitable (the rest then waits in the reader's queue), and after as many frames as
-        certainly stay under Tornado's yield threshold (the reader's path counts on)."""
+    def _deliver_frames(self, data: bytes, size: int, stop: int) -> None:
+        """Deliver the common frames at the start of ``data`` (see feed_data; the first ends
+        at ``stop``), then pass the rest on to the scan. Stops at anything else, at a hook
+        that fails or returns an awaitable (the rest then waits in the reader's queue), and
+        after as many frames as certainly stay under Tornado's yield threshold (the reader's
+        path counts on)."""
         connection = self._connection
         handler = connection.handler
         lifecycle = connection.lifecycle
         scope = _SCOPE
-        top = self._top
+        sizes = self._sizes
+        end = size - 1  # a frame's first two bytes start before it
         pos = 0
         first = data[0]
-        second = data[1]
         unmasked = bytearray(data)  # one copy of the read; each payload is cut from it
         for _ in _SURELY_UNDER_THRESHOLD:
             if lifecycle.client_terminated:
                 break
             start = pos + 6
-            stop = pos + second - 0x7A
             payload = unmasked[start:stop]
             websocket_mask(data[pos + 2 : start], payload)
             if first == 0x82:
@@ -587,12 +622,6 @@ class FrameGuard:
                     message = payload.decode()
                 except UnicodeDecodeError:
                     break  # the reader fails the connection with 1007
-            if pos and scope.open:  # between two hooks of this read (as in _Inbox)
-                now = _clock()
-                if scope.fresh or now > scope.slow or now > scope.deadline:
-                    scope.between_hooks(now)
-                else:
-                    scope.slow = now + _BATCH_BUDGET
             pos = stop
             try:
                 result = handler.on_message(message)
@@ -602,16 +631,19 @@ class FrameGuard:
             if result is not None:
                 connection.hold_for(result)
                 break
-            if size - pos < 2:
+            if pos >= end:
                 break
             first = data[pos]
-            second = data[pos + 1]
-            if not (
-                (first == 0x81 or first == 0x82)
-                and 0x80 <= second <= top
-                and pos + second - 0x7A <= size
-            ):
+            stop = pos + sizes[data[pos + 1]]
+            if not (pos < stop <= size and (first == 0x81 or first == 0x82)):
                 break
+            # Between two hooks of this read (as in _Inbox). A hook that closed the scope
+            # (aborting its own connection) terminated the client too: the next turn stops.
+            now = _clock()
+            if now > scope.alarm:
+                scope.between_hooks(now)
+            else:
+                scope.last = now
         if pos >= size:
             return
         # What was delivered counts towards the threshold: payload bytes and _FRAME_YIELD_COST
