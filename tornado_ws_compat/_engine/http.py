@@ -10,19 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import operator
 import socket
 import ssl
 import sys
 from collections.abc import Callable, Coroutine, Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
-from aiohttp.http import HttpVersion10, HttpVersion11
+from aiohttp.http import HttpRequestParser, HttpVersion10, HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.http_writer import StreamWriter
+from aiohttp.web_protocol import MAX_MSG_QUEUE_SIZE, RequestPayloadError
 from aiohttp.web_protocol import RequestHandler as AiohttpProtocol
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
@@ -96,6 +98,9 @@ class _UpgradeResponse(web.StreamResponse):
     # As aiohttp's WebSocketResponse: a 101 has no body, so no length or chunking.
     _length_check = False
 
+
+# aiohttp's defaults for its per-connection protocol (its parser's among them).
+_PROTOCOL_DEFAULTS: Final = inspect.signature(AiohttpProtocol.__init__).parameters
 
 _HANDED_OVER = _HandedOver(status=101)
 _HANDED_OVER.force_close()  # aiohttp's loop then ends with this request
@@ -203,8 +208,19 @@ class _EarlyRequest:
         return bool(self.protocol.ssl_context)
 
     @property
-    def remote(self) -> str | None:
-        return self.full().remote
+    def remote(self) -> str | None:  # as aiohttp's BaseRequest.remote, without building it
+        transport = self.protocol.transport
+        peer = None if transport is None else transport.get_extra_info("peername")
+        if peer is None:
+            return None
+        return str(peer[0]) if isinstance(peer, (list, tuple)) else str(peer)
+
+    def taken_up(self, message: Any, payload: Any, task: Any) -> None:
+        """aiohttp's request loop is to take this request up as ``message``: the same head,
+        parsed again by the protocol that woke after the first step (see _Protocol)."""
+        self._message = message
+        self._payload = payload
+        self._task = task
 
     def full(self) -> BaseRequest:
         """aiohttp's request for this head (built once)."""
@@ -220,11 +236,27 @@ class _EarlyRequest:
         return self.real
 
 
-async def _run_to_end(rest: _Resume) -> None:
+async def _stand_in() -> None:
+    """The coroutine of EngineServer.upgrade_at_once's stand-in current task."""
+
+
+# Tasks that finish handshakes begun outside any task, referenced until done (the loop
+# holds weak references).
+_FINISHING: set[asyncio.Task[None]] = set()
+
+
+async def _run_to_end(rest: _Resume, what: str) -> None:
     try:
         await rest
     except Exception:
-        app_log.error("Exception in a handshake whose connection was lost", exc_info=True)
+        app_log.error("Exception in a handshake %s", what, exc_info=True)
+
+
+def _finish_in_a_task(loop: asyncio.AbstractEventLoop, rest: _Resume, what: str) -> None:
+    """Run the rest of a handshake in a task of its own (no request loop takes it up)."""
+    task = loop.create_task(_run_to_end(rest, what))
+    _FINISHING.add(task)
+    task.add_done_callback(_FINISHING.discard)
 
 
 class _ClosedView:
@@ -675,29 +707,114 @@ class _NoSecondNodelay(BaseProtocol):
         self.transport = transport  # type: ignore[assignment]
 
 
+# The states of a connection's aiohttp protocol (see _Protocol).
+_AWAKE: Final = 0
+_WAKING: Final = 1
+_ASLEEP: Final = 2
+
+
 class _Protocol(AiohttpProtocol, _NoSecondNodelay):
     """aiohttp's per-connection protocol, with Tornado's answer to malformed requests and the
-    limits on request heads (:class:`_HeadLimit`)."""
+    limits on request heads (:class:`_HeadLimit`).
 
-    __slots__ = ("_engine",)
+    It starts asleep (when the server's idle timeout is not shorter than its head timeout,
+    see ``EngineServer.wake_late``): aiohttp's setup (its parser, its request loop's task,
+    its idle timer) waits for the connection's first read. A read that is a whole WebSocket
+    upgrade request runs the handshake at once (``EngineServer.upgrade_at_once``) and most
+    WebSockets never need aiohttp's protocol; anything else wakes it first, and aiohttp
+    then sees the connection as it would have from accept (the server registered it and the
+    request head's deadline runs from accept). Whatever else reaches an asleep protocol
+    (the connection lost, closed or shut down before a byte came) wakes it too.
+    """
+
+    __slots__ = ("_engine", "_kwargs", "_state")
 
     def __init__(self, engine: EngineServer, manager: _Server, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
         self._engine = engine
+        if engine.wake_late:
+            self._state = _ASLEEP
+            self._kwargs = kwargs
+            # What is read of a protocol before it wakes: by the manager, the head's
+            # deadline, a handshake that upgrades at once (accept_websocket, ssl_context).
+            self._manager = manager
+            self._loop = kwargs["loop"]
+            self.transport = None
+            self._paused = self._reading_paused = self._buffer_paused = False
+            self._request_in_progress = False
+            self._keepalive_handle = None
+            self._task_handler = None
+            self._message_tail = b""
+            self._parser = None
+            self._cache = {}
+            return
+        self._state = _AWAKE
+        super().__init__(manager, **kwargs)
         self._parser = _HeadLimit(self._parser, self)  # type: ignore[assignment]
 
+    def _wake(self) -> None:
+        """Set aiohttp's protocol up as it would have been at accept (the manager has the
+        connection already: _Server.connection_made passes while it wakes)."""
+        transport = self.transport
+        self._state = _WAKING
+        AiohttpProtocol.__init__(self, self._manager, **self._kwargs)  # type: ignore[arg-type]
+        del self._kwargs
+        self._parser = _HeadLimit(self._parser, self)  # type: ignore[assignment]
+        if transport is not None:
+            AiohttpProtocol.connection_made(self, transport)
+        self._state = _AWAKE
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._state:
+            self.transport = transport  # type: ignore[assignment]
+            manager = self._manager
+            assert manager is not None
+            manager.connection_made(self, transport)  # type: ignore[arg-type]
+            return
+        super().connection_made(transport)
+
     def data_received(self, data: bytes) -> None:
+        engine = self._engine
+        if self._state:  # the connection's first read
+            if engine.upgrade_at_once(self, data):
+                return
+            if self._state:  # (not woken by the handshake's first step)
+                self._wake()
         super().data_received(data)
         # A WebSocket upgrade as the connection's first request, just queued for aiohttp's
         # request loop (which has handled nothing yet): run the handshake now rather than in
         # a task of its own (EngineServer.handshake_now).
-        if (
-            self._upgraded
-            and self._request_count == 1
-            and len(self._messages) == 1
-            and self not in self._engine.early  # (begun already: more bytes behind it)
-        ):
-            self._engine.handshake_now(self)
+        if self._upgraded and self._request_count == 1 and len(self._messages) == 1:
+            early = engine.early.get(self)
+            if early is None:
+                engine.handshake_now(self)
+            elif early._message is not self._messages[0][0]:
+                # Begun by upgrade_at_once before this protocol woke: aiohttp has parsed
+                # the same head again, and takes the request up as that one.
+                early.taken_up(*self._messages[0], self._task_handler)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._state:
+            self._wake()
+        super().connection_lost(exc)
+
+    def close(self) -> None:
+        if self._state:
+            self._wake()
+        super().close()
+
+    def force_close(self) -> None:
+        if self._state:
+            self._wake()
+        super().force_close()
+
+    async def shutdown(self, timeout: float | None = 15.0) -> None:
+        if self._state:
+            self._wake()
+            # Its request loop waits for a request first, as it would have since accept
+            # (aiohttp's shutdown then waits for one until the timeout, as for any idle
+            # connection).
+            await asyncio.sleep(0)
+        await super().shutdown(timeout)
 
     def _process_keepalive(self) -> None:
         # aiohttp's idle timer. After a long stall of the loop a request may wait unread in
@@ -768,6 +885,8 @@ class _Server(Server):
         )
 
     def connection_made(self, handler: AiohttpProtocol, transport: asyncio.Transport) -> None:
+        if handler._state == _WAKING:  # type: ignore[attr-defined]
+            return  # registered, its head's deadline running, since accept
         super().connection_made(handler, transport)
         self.engine.expect_request_head(handler)
 
@@ -781,7 +900,7 @@ class _Server(Server):
         if early is not None and isinstance(early.outcome, _Resume):
             # A handshake begun in handshake_now that aiohttp will not take up now: it goes
             # on to its end, as a request's task would.
-            self._loop.create_task(_run_to_end(early.outcome))
+            _finish_in_a_task(self._loop, early.outcome, "whose connection was lost")
         closing = self.engine.closing.pop(handler, None)
         if closing is not None and not closing.done():
             closing.set_result(None)
@@ -856,6 +975,24 @@ class EngineServer:
             # Tornado's HTTPServer hands gzip bodies over as sent unless decompress_request.
             "auto_decompress": decompress_request,
         }
+        # A connection's aiohttp protocol may wait for its first read to be set up (see
+        # _Protocol) unless aiohttp's idle timer, which it starts, could end a connection
+        # before the request head's deadline does.
+        self.wake_late = self._server_options["keepalive_timeout"] >= request_head_timeout
+        # The parser aiohttp's protocol would make, for the reads upgrade_at_once parses.
+        defaults = _PROTOCOL_DEFAULTS
+        self._parser_limit: int = defaults["read_bufsize"].default
+        self._parser_options: dict[str, Any] = {
+            "max_line_size": line_size,
+            "max_field_size": line_size,
+            "max_headers": defaults["max_headers"].default,
+            "payload_exception": RequestPayloadError,
+            "auto_decompress": decompress_request,
+            "max_msg_queue_size": MAX_MSG_QUEUE_SIZE,
+        }
+        # The current task of upgrade_at_once's first steps (one for the server: they end
+        # within the read that begins them, or go on in aiohttp's request task).
+        self._step_task: asyncio.Task[None] | None = None
         self._server: _Server | None = None
         self._listeners: list[asyncio.Server] = []
         # Connections being closed by close_http_connections, resolved by connection_lost.
@@ -965,17 +1102,76 @@ class EngineServer:
             or asyncio.current_task(loop) is not None  # (a read resumed from inside a task)
         ):
             return
+        if self._first_step(_EarlyRequest(protocol, message, payload, task), loop, task):
+            # Upgraded: aiohttp's request loop has no more to do.
+            protocol._messages.popleft()
+            task.cancel()
+
+    def upgrade_at_once(self, protocol: _Protocol, data: bytes) -> bool:
+        """The first read of a connection whose aiohttp protocol has not woken (see
+        _Protocol): when it is a whole WebSocket upgrade request (a GET without a body, and
+        at most the frames behind it), run the handshake's first step from it, as
+        handshake_now does, and return True if it upgraded: aiohttp's protocol is never set
+        up. Otherwise (not such a request, or a handshake not done in one step) return
+        False: the protocol wakes and parses the read, and aiohttp's request loop takes the
+        request up with what the first step left, as after handshake_now.
+
+        The head is parsed by the parser aiohttp's protocol would use, with the same
+        limits; whatever it refuses, the woken protocol refuses again, as before.
+        """
+        loop = protocol._loop
+        if (
+            self.shutting_down
+            or len(data) > self.max_header_size  # (the head's limit: _HeadLimit judges)
+            or data[:4] != b"GET "
+            or (b"ebsocket" not in data and b"ebSocket" not in data)  # (a cheap first look)
+            or asyncio.current_task(loop) is not None
+        ):
+            return False
+        parser = HttpRequestParser(protocol, loop, self._parser_limit, **self._parser_options)
+        try:
+            messages, upgraded, tail = parser.feed_data(data)
+        except Exception:  # the woken protocol's parser refuses it again, and answers
+            return False
+        if not upgraded or len(messages) != 1:
+            return False
+        message, payload = messages[0]
+        if message.method != "GET" or not payload.is_eof():
+            return False
+        self.head_done(protocol)
+        protocol._message_tail = tail
+        task = self._step_task
+        if task is None or task.get_loop() is not loop:
+            task = self._step_task = loop.create_task(_stand_in())
         request = _EarlyRequest(protocol, message, payload, task)
+        if self._first_step(request, loop, task):
+            return True
+        if protocol.transport is None and protocol._state == _ASLEEP:
+            # Upgraded, the handshake waiting in a coroutine open(): no request loop will
+            # take it up, its rest runs in a task of its own (as aiohttp's request task
+            # would have run it, the context kept by _Resume).
+            del self.early[protocol]
+            outcome = request.outcome
+            if isinstance(outcome, _Resume):
+                _finish_in_a_task(loop, outcome, "after its upgrade")
+            elif isinstance(outcome, Exception):
+                app_log.error("Exception in a handshake after its upgrade", exc_info=outcome)
+            return True
+        return False
+
+    def _first_step(
+        self, request: _EarlyRequest, loop: asyncio.AbstractEventLoop, task: Any
+    ) -> bool:
+        """Run ``request``'s handling up to its first wait, with ``task`` as the current
+        task; True if it upgraded, else keep what aiohttp's request loop is to get for it."""
         coro = self.handle(request)  # type: ignore[arg-type]
         context = contextvars.copy_context()
         asyncio.tasks._enter_task(loop, task)
         try:
             waiting = context.run(coro.send, None)
         except StopIteration as stop:
-            if stop.value is _HANDED_OVER:  # upgraded: aiohttp's request loop has no more to do
-                protocol._messages.popleft()
-                task.cancel()
-                return
+            if stop.value is _HANDED_OVER:
+                return True
             request.outcome = stop.value
         except (Exception, asyncio.CancelledError) as exc:  # aiohttp's loop gets it, raised
             request.outcome = exc
@@ -983,7 +1179,8 @@ class EngineServer:
             request.outcome = _Resume(coro, waiting, context)
         finally:
             asyncio.tasks._leave_task(loop, task)
-        self.early[protocol] = request
+        self.early[request.protocol] = request
+        return False
 
     async def handle(self, aio_request: BaseRequest) -> web.StreamResponse:
         """aiohttp's request handler: one request, one Tornado-style handler."""
