@@ -109,10 +109,9 @@ _BATCH_BUDGET: Final = 0.001
 # Frames added to held batches between two readings of the clock (see _WriteScope).
 _CHECK_EVERY: Final = 32
 _NEVER: Final = float("inf")
-# Held frames per connection, on average, below which holding does not pay (see _WriteScope).
-_PAYING: Final = 1.5
-# Batched reads after one where holding did not pay during which it is not tried again.
-_COOLING: Final = 8
+# Frames written to a connection directly, though another's read holds frames, after one of
+# its held batches fell due with a single frame (see _WriteScope).
+_SOLO_FRAMES: Final = 8
 # sys.getrefcount of a batch's future that only the connection holds: its slot, _send_batch's
 # local name and getrefcount's own argument (CPython 3.11-3.13).
 _UNSEEN: Final = 3
@@ -197,21 +196,20 @@ class _WriteScope:
     a clock reading outlasted the budget, the next hook may be as slow, so everything held
     is sent before it runs (``tests/test_reply_delay.py``).
 
-    When the groups that fell due had one frame per connection on average (less than
-    ``_PAYING`` frames each), the connections get their frames further apart than the
-    budget (a broadcast to so many sockets that one loop outlasts it): holding cannot pay,
-    so for the rest of the read, and the next ``_COOLING`` batched reads, nothing but the
-    reader's own replies is held and frames go out as they are written; then holding is
-    tried again.
+    A connection whose batch falls due with a single frame gets its frames further apart
+    than the budget (a broadcast to so many sockets that one loop outlasts it, and this
+    one comes late in the loop): holding it cannot pay, so its next ``_SOLO_FRAMES`` frames
+    are written as they come, as if nothing were held; then it is held again. The others
+    (earlier in the loop, their next frame written within the budget) are still held, two
+    or more frames a write. A direct write counts towards the next clock reading as a held
+    frame does, so the held ones still leave in time.
     """
 
     __slots__ = (
         "alarm",
-        "cooling",
         "countdown",
         "deadline",
         "fresh",
-        "holding",
         "joined",
         "last",
         "marks",
@@ -224,8 +222,7 @@ class _WriteScope:
 
     def __init__(self) -> None:
         self.owner: ServerConnection | None = None
-        self.open = False  # a read is being handled
-        self.holding = False  # ... and frames written now are held
+        self.open = False  # a read is being handled: frames written now are held
         self.joined: list[ServerConnection] = []  # in the order of their first held frame
         self.sent = 0  # joined[:sent] have been sent
         # Per group of 32 joins: hooks' time when its budget began (when the hook during
@@ -243,16 +240,11 @@ class _WriteScope:
         # earlier than needed only costs a call to between_hooks, which sets it anew).
         self.alarm = -_NEVER
         self.countdown = _CHECK_EVERY  # held frames until the next clock reading
-        self.cooling = 0  # batched reads left during which other connections are not held
 
     def begin(self, owner: ServerConnection) -> None:
         """``owner`` is about to handle the messages of one read; its replies are held."""
         self.owner = owner
         self.open = True
-        if self.cooling:
-            self.cooling -= 1
-        else:
-            self.holding = True
         self.last = _clock()
         self.countdown = _CHECK_EVERY
         self.marks.append(_NEVER)
@@ -262,18 +254,26 @@ class _WriteScope:
         owner._hold_batch()
 
     def join(self, connection: ServerConnection) -> None:
-        """Hold ``connection``'s frames from now on, unless a clock reading (at the start
-        of each group) decides to stop holding: then the caller writes them now."""
+        """Hold ``connection``'s frames from now on (its first counts as a held frame; a new
+        group reads the clock first)."""
         joined = self.joined
+        if self.countdown <= 0 or not len(joined) & 31:
+            self.check()  # may send what is held, all of it or not
         if not len(joined) & 31:  # a new group
-            self.check()
-            if not self.holding:
-                return
             self.marks.append(_NEVER)
             self.fresh = True
             self.alarm = -_NEVER
         joined.append(connection)
         connection._hold_batch()
+
+    def apart(self, connection: ServerConnection) -> bool:
+        """``connection`` is set apart (see the class): its frame is written now, and counts
+        towards the next clock reading as a held one does. Returns True."""
+        connection._solo -= 1
+        self.countdown -= 1
+        if self.countdown <= 0:
+            self.check()
+        return True
 
     def check(self, connection: ServerConnection | None = None) -> bool:
         """Every ``_CHECK_EVERY`` held frames: send the groups past their budget. Returns
@@ -283,7 +283,7 @@ class _WriteScope:
         if now - self.last > _BATCH_BUDGET:
             # A slow stretch (a pause, or a hook that blocked before writing): ``last`` stays
             # behind, so that everything is sent before the next hook; what fell due
-            # meanwhile says nothing about whether holding pays.
+            # meanwhile says nothing about whether holding pays (no connection is set apart).
             if now > self.deadline:
                 self._send_due(now, False)
         else:
@@ -321,35 +321,20 @@ class _WriteScope:
         self.countdown = _CHECK_EVERY
 
     def _send_due(self, now: float, judge: bool) -> None:
-        """Send the groups whose budget ran out by ``now``; if they had about one frame
-        each (and ``judge``), stop holding for the rest of the read (see the class)."""
+        """Send the groups whose budget ran out by ``now``; those of their connections that
+        had a single frame (when ``judge``) are written directly for a while (see the
+        class)."""
         due = now - self.sending - _BATCH_BUDGET
         marks = self.marks
         pending = self.pending
         group = self.sent >> 5
         while group < pending and marks[group] <= due:
             group += 1
-        stop = min(group << 5, len(self.joined))
-        self._send(stop if not judge or self._paid(stop) else len(self.joined))
+        self._send(min(group << 5, len(self.joined)), judge)
 
-    def _paid(self, stop: int) -> bool:
-        """Whether holding paid for ``joined[sent:stop]``, about to be sent; if those (32 or
-        more) had one frame each on average, stop holding (see the class)."""
-        start = self.sent
-        if stop - start < 32:
-            return True
-        joined = self.joined
-        frames = 0
-        for index in range(start, stop):
-            frames += len(joined[index]._batch)
-        if frames >= _PAYING * (stop - start):
-            return True
-        self.holding = False
-        self.cooling = _COOLING
-        return False
-
-    def _send(self, stop: int) -> None:
-        """Send the batches of ``joined[sent:stop]``."""
+    def _send(self, stop: int, judge: bool = False) -> None:
+        """Send the batches of ``joined[sent:stop]``; with ``judge``, a batch of a single
+        frame sets its connection apart for ``_SOLO_FRAMES`` frames."""
         joined = self.joined
         start = self.sent
         if stop <= start:
@@ -359,7 +344,10 @@ class _WriteScope:
         for index in range(start, stop):
             connection = joined[index]  # release_batch, inlined: once per write
             connection._batching = False
-            if connection._batch:
+            batch = connection._batch
+            if batch:
+                if judge and len(batch) == 1:
+                    connection._solo = _SOLO_FRAMES
                 connection._send_batch()
         spent = _clock() - began
         self.sending += spent
@@ -384,7 +372,7 @@ class _WriteScope:
         """The read is handled: send everything held (_send's loop, without the clock
         readings that only matter while hooks still run)."""
         self.owner = None
-        self.open = self.holding = False
+        self.open = False
         joined = self.joined
         start = self.sent
         self.sent = stop = len(joined)
@@ -915,6 +903,7 @@ class ServerConnection:
         "_protocol",
         "_room",
         "_selected_subprotocol",
+        "_solo",
         "_stall_growth",
         "_stall_mark",
         "_stall_timer",
@@ -998,6 +987,7 @@ class ServerConnection:
         self._batch_size = 0
         self._batch_waiter: asyncio.Future[None] | None = None
         self._room = 0  # bytes the batch may take while held (see _hold_batch)
+        self._solo = 0  # frames still to write directly while others are held (_WriteScope)
         self._pending_pong: bytes | None = None
         # Frames written while the transport still holds unsent bytes wait here and go to it
         # together once it has drained: CPython 3.12/3.13's selector transport sums its
@@ -1114,9 +1104,10 @@ class ServerConnection:
                 if waiter is None:
                     waiter = self._batch_waiter = self._loop.create_future()
                 return waiter
-        elif not _SCOPE.holding:
+        elif not _SCOPE.open or (self._solo and _SCOPE.apart(self)):
             # _write_framed's direct path, inlined (one message in flight): nothing is held
-            # and nothing waits for the socket, so the frame goes to it now.
+            # (or this connection is set apart) and nothing waits for the socket, so the
+            # frame goes to it now.
             transport = self._transport
             if (
                 not transport.get_write_buffer_size()
@@ -1131,9 +1122,11 @@ class ServerConnection:
         else:
             # Another connection's read is being handled and holds what its hooks write:
             # this is the first frame held for this one (a broadcast subscriber). The
-            # scope's join, inlined, unless a group begins (that reads the clock).
-            joined = _SCOPE.joined
-            if len(joined) & 31:
+            # scope's join, inlined, unless a group begins or the clock is due a reading.
+            scope = _SCOPE
+            joined = scope.joined
+            scope.countdown -= 1
+            if len(joined) & 31 and scope.countdown > 0:
                 room = (
                     self._write_limit
                     - self._transport.get_write_buffer_size()
@@ -1541,14 +1534,8 @@ class ServerConnection:
         if self._batching:
             if scope.countdown <= 0 and not scope.check(self):
                 return self._write_framed(frame, length)  # the check sent the batch
-        elif scope.holding:
-            joined = scope.joined  # scope.join, inlined: once per broadcast subscriber
-            if len(joined) & 31:
-                joined.append(self)
-                self._batching = True
-                self._room = self._write_limit - unsent
-            else:
-                scope.join(self)  # a new group; may decide not to hold it after all
+        elif scope.open and not self._solo:
+            scope.join(self)
         if not self._batching:
             if unsent:
                 return self._hold(frame)
@@ -1576,8 +1563,8 @@ class ServerConnection:
         pending = unsent + self._batch_size + length
         if pending > self._write_limit:  # past max_write_buffer, or throttled already
             self._over_limit(pending, length)
-        if not self._batching and scope.holding:
-            scope.join(self)  # may decide not to hold it after all
+        if not self._batching and scope.open:
+            scope.join(self)
         if self._batching:
             batch = self._batch
             if length > _COPY_LIMIT:
