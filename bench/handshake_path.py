@@ -110,14 +110,18 @@ def summarize_ops(path: Path, count: int) -> list[str]:
     return lines
 
 
-def measure(name: str, root: Path, args: argparse.Namespace, work: Path) -> list[str]:
+def start_server(
+    name: str, root: Path, dump: Path, callgrind: bool, ops: bool = False
+) -> tuple[subprocess.Popen[str], int]:
+    """Start server ``name`` of run.py with ``root``'s package, pinned to core 0, under
+    callgrind (instrumentation off until ``callgrind_control -i on``) or the bytecode
+    counter, either dumping to ``dump``; returns it and its port once it printed READY."""
     env = dict(os.environ, PYTHONPATH=str(root))
     argv = [str(HERE / a) if a.endswith(".py") else a for a in SERVERS[name]["argv"]]
-    dump = work / f"{root.name}.out"
-    if args.ops:
+    if ops:
         argv = ["-c", _OPS_HOOK, argv[0], str(dump), *argv[1:]]
     prefix = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    if args.callgrind:
+    if callgrind:
         prefix += ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
         prefix += [f"--callgrind-out-file={dump}"]
     server = subprocess.Popen(
@@ -127,19 +131,50 @@ def measure(name: str, root: Path, args: argparse.Namespace, work: Path) -> list
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    if not line.startswith("READY"):
+        server.terminate()
+        server.wait(60)
+        raise RuntimeError(f"{name}: no READY ({line!r})")
+    return server, int(line.split()[1])
+
+
+def client_and_checkouts(baseline: Path | None) -> list[Path]:
+    """Pin this process (the load client) to core 1, as run.py pins its client; the
+    checkouts to measure: this one, then ``baseline`` if given."""
+    if shutil.which("taskset"):
+        os.sched_setaffinity(0, {1})
+    return [HERE.parent] + ([baseline.resolve()] if baseline else [])
+
+
+def callgrind(server: subprocess.Popen[str], on: bool) -> None:
+    """Switch the instrumentation of a server started under callgrind on or off."""
+    control = ["callgrind_control", "-i", "on" if on else "off", str(server.pid)]
+    subprocess.run(control, check=True, stdout=subprocess.DEVNULL)
+
+
+def callgrind_total(server: subprocess.Popen[str], dump: Path) -> int:
+    """Stop a server started under callgrind; the instructions it counted."""
+    callgrind(server, False)
+    server.terminate()
+    server.wait(60)
+    for row in dump.read_text().splitlines():
+        if row.startswith("totals:"):
+            return int(row.split()[1])
+    raise RuntimeError(f"no totals in {dump}")
+
+
+def measure(name: str, root: Path, args: argparse.Namespace, work: Path) -> list[str]:
+    dump = work / f"{root.name}.out"
+    server, port = start_server(name, root, dump, args.callgrind, args.ops)
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("READY"):
-            raise RuntimeError(f"{name}: no READY ({line!r})")
-        port = int(line.split()[1])
         asyncio.run(cycles(port, args.warmup, args.concurrency))
         perf = None
         if args.ops:
             os.kill(server.pid, signal.SIGUSR1)
         elif args.callgrind:
-            control = ["callgrind_control", "-i", "on", str(server.pid)]
-            subprocess.run(control, check=True, stdout=subprocess.DEVNULL)
+            callgrind(server, True)
         elif args.perf:
             perf = subprocess.Popen(
                 ["perf", "stat", "-x", ",", "-e", "instructions:u", "-p", str(server.pid)],
@@ -166,13 +201,8 @@ def measure(name: str, root: Path, args: argparse.Namespace, work: Path) -> list
             time.sleep(0.2)  # the dump is written
             lines = summarize_ops(dump, args.cycles)
         elif args.callgrind:
-            control = ["callgrind_control", "-i", "off", str(server.pid)]
-            subprocess.run(control, check=True, stdout=subprocess.DEVNULL)
-            server.terminate()
-            server.wait(60)
-            for row in dump.read_text().splitlines():
-                if row.startswith("totals:"):
-                    figures.append(f"instructions:u {int(row.split()[1]) / args.cycles:,.0f}")
+            total = callgrind_total(server, dump)
+            figures.append(f"instructions:u {total / args.cycles:,.0f}")
         elif perf is not None:
             perf.send_signal(signal.SIGINT)
             _, err = perf.communicate(timeout=10)
@@ -200,9 +230,7 @@ def main() -> None:
     counter.add_argument("--ops", action="store_true", help="Python bytecodes per cycle")
     parser.add_argument("--keep", help="a directory to keep callgrind's output in")
     args = parser.parse_args()
-    if shutil.which("taskset"):
-        os.sched_setaffinity(0, {1})
-    roots = [HERE.parent] + ([args.baseline.resolve()] if args.baseline else [])
+    roots = client_and_checkouts(args.baseline)
     with tempfile.TemporaryDirectory() as scratch:
         work = args.keep or scratch
         for _ in range(args.rounds):

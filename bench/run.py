@@ -60,7 +60,7 @@ SERVERS = {
     "aiohttp-batched": {
         "argv": ["servers/aiohttp_batched.py"],
         "desc": "native aiohttp web + uvloop written for speed: the replies to one read in one "
-        "writelines, broadcast framed once and written to each transport",
+        "write (joined when small), broadcast framed once and written to each transport",
     },
     "websockets": {
         "argv": ["servers/websockets_echo.py"],

@@ -623,3 +623,56 @@ async def test_write_message_refuses_after_close_and_in_on_close() -> None:
             await probe.wait("refused in on_close")
     assert probe.of("refused") == [()]
     assert probe.of("refused in on_close") == [(False,)]
+
+
+class RecordingTransport:
+    """A connection's transport, recording what each write hands it (one system call)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: list[tuple[str, list[bytes]]] = []
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", [bytes(data)]))
+        self.real.write(data)
+
+    def writelines(self, lines: list[bytes]) -> None:
+        lines = [bytes(line) for line in lines]
+        self.calls.append(("writelines", lines))
+        self.real.writelines(lines)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+class Recorded(Echo):
+    def open(self) -> None:
+        connection: Any = self.ws_connection
+        connection._transport = RecordingTransport(connection._transport)
+        self.probe.record("open", connection._transport)
+
+
+async def test_the_replies_to_one_read_leave_in_one_write_joined_when_small() -> None:
+    """One write per read: the replies to eight small messages are joined into one buffer
+    (uvloop's write of one copy costs less than writelines of eight frames); replies of
+    more than 8 KB in all go with writelines (no copy of large payloads); a single reply is
+    written as it is. The bytes are the frames in order either way."""
+    probe = Probe()
+    small = [b"%02d" % n for n in range(8)]
+    large = [bytes([65 + n]) * 3000 for n in range(3)]
+    async with serve([("/ws", Recorded, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            (transport,) = await probe.wait("open")
+            for read in small, large, [b"one"]:
+                await conn.send(b"".join(build_frame(OP_TEXT, m) for m in read))
+                replies = [await conn.read_frame() for _ in read]
+                assert [f.payload for f in replies] == [b"You said: " + m for m in read]
+    frames = [
+        [build_frame(OP_TEXT, b"You said: " + m, masked=False) for m in read]
+        for read in (small, large, [b"one"])
+    ]
+    assert transport.calls[:3] == [  # (then the close frame of the server's shutdown)
+        ("write", [b"".join(frames[0])]),
+        ("writelines", frames[1]),
+        ("write", frames[2]),
+    ]

@@ -87,6 +87,10 @@ _TEXT_HEADS: Final = tuple(_PACK_SHORT(0x81, n) for n in range(126))
 _BINARY_HEADS: Final = tuple(_PACK_SHORT(0x82, n) for n in range(126))
 # Payloads above this size are written separately instead of copied behind the header.
 _COPY_LIMIT: Final = 4096
+# Batches of at most this many payload bytes are joined and written as one buffer: uvloop's
+# write of one joined copy costs less than its writelines of small frames (8 frames of 74
+# bytes: 0.3 us less per batch, 64: 2.5 us; from about 4 KB frames on, the copy costs more).
+_JOIN_LIMIT: Final = 8192
 # Tornado 6.6 yields to the event loop after this much work in one burst, each frame
 # costing its size plus _FRAME_YIELD_COST (tornado.websocket._YIELD_THRESHOLD).
 _YIELD_THRESHOLD: Final = 256 * 1024
@@ -1081,10 +1085,10 @@ class ServerConnection:
             else:
                 return self._write_other(message, binary)
             length = len(data)
-            if length > _COPY_LIMIT or self._compressor is not None:
-                return self._write_other(data, binary)
-            if length < 126:
+            if length < 126 and self._compressor is None:
                 frame = (_BINARY_HEADS if binary else _TEXT_HEADS)[length] + data
+            elif length > _COPY_LIMIT or self._compressor is not None:
+                return self._write_other(data, binary)
             else:
                 frame = _PACK_MEDIUM(0x82 if binary else 0x81, 126, length) + data
             shared.message = message
@@ -1100,10 +1104,7 @@ class ServerConnection:
             if batch_size <= self._room and (scope.countdown > 0 or scope.check(self)):
                 self._batch.append(frame)
                 self._batch_size = batch_size
-                waiter = self._batch_waiter
-                if waiter is None:
-                    waiter = self._batch_waiter = self._loop.create_future()
-                return waiter
+                return self._batch_waiter  # type: ignore[return-value]  # (see _hold_batch)
         elif not _SCOPE.open or (self._solo and _SCOPE.apart(self)):
             # _write_framed's direct path, inlined (one message in flight): nothing is held
             # (or this connection is set apart) and nothing waits for the socket, so the
@@ -1145,8 +1146,13 @@ class ServerConnection:
         return self._write_framed(frame, length)
 
     def _hold_batch(self) -> None:
-        """Hold what is written from now on (the write scope's ``begin`` and ``join``)."""
+        """Hold what is written from now on (the write scope's ``begin`` and ``join``).
+        While held, a connection has the future its batch's writes return (made here, or
+        with the first frame where write_message and _write_framed join it themselves;
+        only _send_batch, after the hold, lets it go)."""
         self._batching = True
+        if self._batch_waiter is None:
+            self._batch_waiter = self._loop.create_future()
         # What the batch may take: the socket's buffer and the backlog do not grow while
         # it is held (nothing is written to them), and the limit only drops in _over_limit.
         self._room = (
@@ -1480,6 +1486,8 @@ class ServerConnection:
             self._backlog_size += self._batch_size
         elif len(batch) == 1:
             transport.write(batch[0])
+        elif self._batch_size <= _JOIN_LIMIT:
+            transport.write(b"".join(batch))
         else:
             self._write_lines(batch)
         batch.clear()
