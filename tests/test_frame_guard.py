@@ -80,6 +80,11 @@ class Connection:
     def protocol_violation(self, exc: Any) -> None:
         self.violations.append(exc)
 
+    def _peer_closed(self, code: int, reason: str) -> None:
+        # A close frame alone in a read, handed over by FrameGuard itself: re-encoded.
+        payload = struct.pack("!H", code) + reason.encode() if code else b""
+        self.handler.reader.parts.append(frame(0x88, payload))
+
     # The write scope's side (FrameGuard opens and closes it around a read of several
     # messages): nothing is written here, so holding and releasing only flip the flag.
     _batching = False
@@ -227,3 +232,50 @@ def test_the_frame_size_table_says_which_second_bytes_make_a_common_frame(
             length = second & 0x7F
             common = second & 0x80 and length < 126 and length <= limit and not compressed
             assert guard._sizes[second] == (6 + length if common else 0), (limit, second)
+
+
+class RecordingReader(Reader):
+    """A reader that also keeps what was fed to it apart from what FrameGuard delivered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fed: list[bytes] = []
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.fed.append(data)
+        return super().feed_data(data)
+
+
+@pytest.mark.parametrize(
+    ("payload", "handed"),
+    [
+        (b"", (0, "")),  # aiohttp's reader reports an empty payload as code 0
+        (struct.pack("!H", 1000), (1000, "")),
+        (struct.pack("!H", 4000) + "héllo ✓".encode(), (4000, "héllo ✓")),
+        (struct.pack("!H", 1014) + b"x" * 123, (1014, "x" * 123)),
+        (struct.pack("!H", 1005), None),  # never on the wire (RFC 6455 section 7.4.1)
+        (struct.pack("!H", 999), None),
+        (struct.pack("!H", 5000), None),
+        (b"\x03", None),  # a 1-byte payload
+        (struct.pack("!H", 1000) + b"\xce\xba\xff", None),  # a reason that is not UTF-8
+    ],
+)
+def test_a_close_frame_alone_in_a_read(payload: bytes, handed: tuple[int, str] | None) -> None:
+    # The closing handshake's usual read: a close frame the reader would pass as it is goes
+    # to the connection at once; any other to the reader, which judges it as before.
+    reader = RecordingReader()
+    connection = Connection(reader)
+    closed: list[tuple[int, str]] = []
+    connection._peer_closed = lambda code, reason: closed.append((code, reason))  # type: ignore[method-assign]
+    guard = FrameGuard(reader, connection)  # type: ignore[arg-type]
+    guard.feed_data(frame(0x88, payload))
+    if handed is None:
+        assert reader.fed == [frame(0x88, payload)] and not closed
+    else:
+        assert closed == [handed] and not reader.fed
+    # Not alone in its read, or cut: the reader's, as before.
+    for data in (frame(0x81, b"x") + frame(0x88, payload), frame(0x88, payload)[:-1]):
+        reader = RecordingReader()
+        guard = FrameGuard(reader, Connection(reader))  # type: ignore[arg-type]
+        guard.feed_data(data)
+        assert reader.fed, data

@@ -584,7 +584,36 @@ class FrameGuard:
                         else:
                             connection.flush_writes()
                     return
+            elif first == 0x88 and size == data[1] - 0x7A and size > 5 and not _SCOPE.open:
+                # The peer's close frame alone in a read (the closing handshake's usual
+                # read), masked, payload under 126 bytes: see _peer_close_frame.
+                if self._peer_close_frame(data, size):
+                    return
         self._scan(data, 0)
+
+    def _peer_close_frame(self, data: bytes, size: int) -> bool:
+        """Hand the close frame ``data`` to the connection as aiohttp's reader would: its
+        code and reason (RFC 6455 section 5.5.1; none: code 0, as the reader reports an
+        empty payload). Only a frame the reader would pass as it is: an empty payload, or
+        a code a peer may send (section 7.4) and a UTF-8 reason (section 8.1); for any
+        other, False, and the reader judges it (a 1002 or 1007, with its own message)."""
+        if size == 6:
+            code, reason = 0, ""
+        elif size == 7:
+            return False  # a 1-byte payload
+        else:
+            payload = bytearray(data)
+            del payload[:6]
+            websocket_mask(data[2:6], payload)
+            code = payload[0] << 8 | payload[1]
+            if not is_valid_close_code(code):
+                return False
+            try:
+                reason = payload[2:].decode()
+            except UnicodeDecodeError:
+                return False
+        self._connection._peer_closed(code, reason)
+        return True
 
     def _deliver_frames(self, data: bytes, size: int, stop: int) -> None:
         """Deliver the common frames at the start of ``data`` (see feed_data; the first ends
