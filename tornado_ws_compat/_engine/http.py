@@ -131,22 +131,19 @@ def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
 
 
 class _Resume:
-    """Awaiting this goes on with a coroutine whose first step ran outside any task (see
-    ``EngineServer.handshake_now``), as the awaiting task would have run it: what the
-    coroutine waits on is handed to the task, and each later step runs in the coroutine's own
-    context (so that context variables set before the first wait are still seen)."""
+    """Awaiting this goes on with a coroutine whose first step ran before the awaiting task's
+    first step (see ``EngineServer._first_step``, with that task current): what the coroutine
+    waits on is handed to the task, which runs the later steps (in its context, the one the
+    first step ran in)."""
 
-    __slots__ = ("_context", "_coro", "_waiting")
+    __slots__ = ("_coro", "_waiting")
 
-    def __init__(
-        self, coro: Coroutine[Any, Any, Any], waiting: Any, context: contextvars.Context
-    ) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
         self._coro = coro
         self._waiting = waiting
-        self._context = context
 
     def __await__(self) -> Generator[Any, None, Any]:
-        coro, context, waiting = self._coro, self._context, self._waiting
+        coro, waiting = self._coro, self._waiting
         while True:
             try:
                 yield waiting  # a future (or None: a bare yield), as the coroutine yielded it
@@ -159,7 +156,7 @@ class _Resume:
             else:
                 step, value = coro.send, None
             try:
-                waiting = context.run(step, value)
+                waiting = step(value)
             except StopIteration as stop:
                 return stop.value
 
@@ -179,6 +176,8 @@ class _EarlyRequest:
         "outcome",
         "protocol",
         "real",
+        "rest",
+        "unclaimed",
     )
 
     method = "GET"
@@ -192,8 +191,13 @@ class _EarlyRequest:
         self._task = task
         self._loop = protocol._loop
         self.real: BaseRequest | None = None
-        # What aiohttp's request loop is to get for it (see EngineServer.handle).
+        # What aiohttp's request loop is to get for it (see EngineServer.handle): the
+        # response, the exception, or the handshake's task when it did not end at once.
         self.outcome: Any = None
+        # The rest of a handshake that waits, for its task (see _rest_of_handshake).
+        self.rest: _Resume | None = None
+        # Why no request loop awaits the handshake's task (see unclaim), or "".
+        self.unclaimed = ""
 
     @property
     def transport(self) -> asyncio.Transport | None:
@@ -222,6 +226,17 @@ class _EarlyRequest:
         self._payload = payload
         self._task = task
 
+    def unclaim(self, why: str) -> None:
+        """No request loop is to await this handshake's task: it goes on to its end by
+        itself, and an exception it ends with is logged (as ``why``)."""
+        task = self.outcome
+        self.unclaimed = why
+        if task.done():
+            _log_unclaimed(self, task)
+        else:
+            _UNCLAIMED.add(task)
+            task.add_done_callback(functools.partial(_log_unclaimed, self))
+
     def full(self) -> BaseRequest:
         """aiohttp's request for this head (built once)."""
         if self.real is None:
@@ -236,27 +251,31 @@ class _EarlyRequest:
         return self.real
 
 
-async def _stand_in() -> None:
-    """The coroutine of EngineServer.upgrade_at_once's stand-in current task."""
+async def _rest_of_handshake(request: _EarlyRequest) -> Any:
+    """The body of a handshake's own task (see ``EngineServer._first_step``): the task was
+    current while the handshake's first step ran, so what that step saw of its task (a
+    timeout entered, ``asyncio.current_task()``) is the task that runs the rest, as in
+    Tornado 6.6.1, where the hooks from ``prepare`` to ``open`` are steps of one coroutine.
+    The task's own first step comes after that first step: it has nothing to do when the
+    handshake ended there."""
+    rest = request.rest
+    if rest is None:
+        return None
+    request.rest = None
+    return await rest
 
 
-# Tasks that finish handshakes begun outside any task, referenced until done (the loop
-# holds weak references).
-_FINISHING: set[asyncio.Task[None]] = set()
+# Handshakes' tasks that no request loop awaits, referenced until done (the loop holds weak
+# references to tasks).
+_UNCLAIMED: set[asyncio.Task[Any]] = set()
 
 
-async def _run_to_end(rest: _Resume, what: str) -> None:
-    try:
-        await rest
-    except Exception:
-        app_log.error("Exception in a handshake %s", what, exc_info=True)
-
-
-def _finish_in_a_task(loop: asyncio.AbstractEventLoop, rest: _Resume, what: str) -> None:
-    """Run the rest of a handshake in a task of its own (no request loop takes it up)."""
-    task = loop.create_task(_run_to_end(rest, what))
-    _FINISHING.add(task)
-    task.add_done_callback(_FINISHING.discard)
+def _log_unclaimed(request: _EarlyRequest, task: asyncio.Task[Any]) -> None:
+    """Log how a handshake ended that no request loop awaits (its connection was lost, or
+    it upgraded without aiohttp's protocol): as aiohttp logs a request task's exception."""
+    _UNCLAIMED.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        app_log.error("Exception in a handshake %s", request.unclaimed, exc_info=exc)
 
 
 class _ClosedView:
@@ -897,10 +916,10 @@ class _Server(Server):
         if pending is not None:
             pending.connection_lost()
         early = self.engine.early.pop(handler, None)
-        if early is not None and isinstance(early.outcome, _Resume):
+        if early is not None and isinstance(early.outcome, asyncio.Task):
             # A handshake begun in handshake_now that aiohttp will not take up now: it goes
-            # on to its end, as a request's task would.
-            _finish_in_a_task(self._loop, early.outcome, "whose connection was lost")
+            # on to its end in its task, as a request's task would.
+            early.unclaim("whose connection was lost")
         closing = self.engine.closing.pop(handler, None)
         if closing is not None and not closing.done():
             closing.set_result(None)
@@ -990,9 +1009,6 @@ class EngineServer:
             "auto_decompress": decompress_request,
             "max_msg_queue_size": MAX_MSG_QUEUE_SIZE,
         }
-        # The current task of upgrade_at_once's first steps (one for the server: they end
-        # within the read that begins them, or go on in aiohttp's request task).
-        self._step_task: asyncio.Task[None] | None = None
         self._server: _Server | None = None
         self._listeners: list[asyncio.Server] = []
         # Connections being closed by close_http_connections, resolved by connection_lost.
@@ -1084,11 +1100,11 @@ class EngineServer:
 
         Called when aiohttp has queued the request for its request loop, which has not taken
         up a request yet (its task waits for one, or has not started). The handshake's first
-        step runs here, with that loop's task as the current task and in a context of its
-        own, as aiohttp's request task would run it; most handshakes end in it (101, ``open``
-        done). Otherwise the request stays queued and aiohttp takes it up as any other, with
-        the response, or the rest of the handshake (awaited in the request's task), from
-        this first step: same hooks, same order, same answer.
+        step runs here, in a task and a context of its own, as aiohttp's request task would
+        run it; most handshakes end in it (101, ``open`` done). Otherwise the request stays
+        queued and aiohttp takes it up as any other, with the response, or the handshake's
+        task (which runs the rest), from this first step: same hooks, same order, same
+        answer.
         """
         message, payload = protocol._messages[0]
         task = protocol._task_handler
@@ -1102,7 +1118,7 @@ class EngineServer:
             or asyncio.current_task(loop) is not None  # (a read resumed from inside a task)
         ):
             return
-        if self._first_step(_EarlyRequest(protocol, message, payload, task), loop, task):
+        if self._first_step(_EarlyRequest(protocol, message, payload, task), loop):
             # Upgraded: aiohttp's request loop has no more to do.
             protocol._messages.popleft()
             task.cancel()
@@ -1140,32 +1156,31 @@ class EngineServer:
             return False
         self.head_done(protocol)
         protocol._message_tail = tail
-        task = self._step_task
-        if task is None or task.get_loop() is not loop:
-            task = self._step_task = loop.create_task(_stand_in())
-        request = _EarlyRequest(protocol, message, payload, task)
-        if self._first_step(request, loop, task):
+        request = _EarlyRequest(protocol, message, payload, None)
+        if self._first_step(request, loop):
             return True
         if protocol.transport is None and protocol._state == _ASLEEP:
             # Upgraded, the handshake waiting in a coroutine open(): no request loop will
-            # take it up, its rest runs in a task of its own (as aiohttp's request task
-            # would have run it, the context kept by _Resume).
+            # take it up; it goes on in its own task.
             del self.early[protocol]
             outcome = request.outcome
-            if isinstance(outcome, _Resume):
-                _finish_in_a_task(loop, outcome, "after its upgrade")
+            if isinstance(outcome, asyncio.Task):
+                request.unclaim("after its upgrade")
             elif isinstance(outcome, Exception):
                 app_log.error("Exception in a handshake after its upgrade", exc_info=outcome)
             return True
         return False
 
-    def _first_step(
-        self, request: _EarlyRequest, loop: asyncio.AbstractEventLoop, task: Any
-    ) -> bool:
-        """Run ``request``'s handling up to its first wait, with ``task`` as the current
-        task; True if it upgraded, else keep what aiohttp's request loop is to get for it."""
+    def _first_step(self, request: _EarlyRequest, loop: asyncio.AbstractEventLoop) -> bool:
+        """Run ``request``'s handling up to its first wait, in a context of its own and with
+        the handshake's own task as the current task (the task then runs the rest, if there
+        is a rest); True if it upgraded, else keep what aiohttp's request loop is to get for
+        it: the response, the exception, or that task."""
         coro = self.handle(request)  # type: ignore[arg-type]
         context = contextvars.copy_context()
+        task = loop.create_task(_rest_of_handshake(request), context=context)
+        if request._task is None:  # (no aiohttp request loop: the request's task is this)
+            request._task = task
         asyncio.tasks._enter_task(loop, task)
         try:
             waiting = context.run(coro.send, None)
@@ -1176,7 +1191,8 @@ class EngineServer:
         except (Exception, asyncio.CancelledError) as exc:  # aiohttp's loop gets it, raised
             request.outcome = exc
         else:
-            request.outcome = _Resume(coro, waiting, context)
+            request.rest = _Resume(coro, waiting)
+            request.outcome = task
         finally:
             asyncio.tasks._leave_task(loop, task)
         self.early[request.protocol] = request
@@ -1191,7 +1207,7 @@ class EngineServer:
                 outcome = early.outcome
                 if isinstance(outcome, BaseException):
                     raise outcome
-                if isinstance(outcome, _Resume):
+                if isinstance(outcome, asyncio.Task):  # the rest of the handshake
                     resumed: web.StreamResponse = await outcome
                     return resumed
                 return outcome  # type: ignore[no-any-return]
