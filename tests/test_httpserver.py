@@ -58,8 +58,7 @@ def make_app(web: ModuleType) -> Any:
 
 
 def port_of(server: Any) -> int:
-    if isinstance(server, tornado_ws_compat.httpserver.HTTPServer):
-        return server.port
+    # As programs find a port 0 server's port on Tornado (TCPServer._sockets: fd -> socket).
     return int(next(iter(server._sockets.values())).getsockname()[1])
 
 
@@ -139,6 +138,22 @@ async def test_start_styles_and_xheaders(start: str, xheaders: bool) -> None:
         async with serving(side, start, xheaders=xheaders) as server:
             response = normalise(await exchange(port_of(server), GET_PROXIED))
             return response[0], json.loads(response[2])
+
+    await both(scenario)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("start", ["listen", "bind", "add_sockets"])
+async def test_listening_sockets_by_file_descriptor(start: str) -> None:
+    # Programs and their tests read the private TCPServer._sockets of Tornado 6.6.1 (fd ->
+    # listening socket) for the bound port, or to close the sockets themselves.
+    async def scenario(side: str) -> Any:
+        async with serving(side, start) as server:
+            sockets = server._sockets
+            by_fd = all(fd == sock.fileno() for fd, sock in sockets.items())
+            port = port_of(server)
+            server.stop()
+            return len(sockets), by_fd, port > 0, [sock.fileno() for sock in sockets.values()]
 
     await both(scenario)
 

@@ -117,6 +117,10 @@ class HTTPServer:
             **engine_options,
         )
         self.sockets: list[socket.socket] = []
+        # Tornado's TCPServer keeps its listening sockets by file descriptor in this private
+        # attribute, and programs read it for a port-0 server's port (6.6.1 keeps them
+        # there, closed, after stop).
+        self._sockets: dict[int, socket.socket] = {}
         #: Resolves once every socket added so far accepts connections (set while the loop
         #: runs; ``None`` when the sockets were started synchronously).
         self.started: asyncio.Future[None] | None = None
@@ -235,6 +239,7 @@ class HTTPServer:
                 sock.close()
             raise RuntimeError("HTTPServer was stopped")
         self.sockets.extend(sockets)
+        self._sockets.update((sock.fileno(), sock) for sock in sockets)
         loop = IOLoop.current().asyncio_loop
         if loop.is_running():
             self.started = asyncio.ensure_future(self._start(self.started, sockets, backlog))
