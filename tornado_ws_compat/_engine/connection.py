@@ -304,6 +304,15 @@ class _WriteScope:
         if self.fresh:
             self.fresh = False
             marks = self.marks
+            if len(marks) == 1 and not self.sent and now - self.last <= _BATCH_BUDGET:
+                # One group, the first: most often the reader's own, after the read's first
+                # hook. It starts its budget now, and nothing else is due or slow.
+                marks[0] = now - self.sending
+                self.pending = 1
+                self.last = now
+                self.deadline = self.alarm = now + _BATCH_BUDGET
+                self.countdown = _CHECK_EVERY
+                return
             group = self.pending
             groups = self.pending = len(marks)
             mark = now - self.sending
