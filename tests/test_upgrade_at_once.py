@@ -233,3 +233,14 @@ async def test_a_handshake_in_two_reads() -> None:
                 await conn.send_frame(OP_CLOSE, close_payload(1000))
                 seen[name] = (status, frames)
     assert seen["ours"] == seen["tornado"] == (101, [b"opened", b"echo x"])
+
+
+@pytest.mark.asyncio
+async def test_a_refused_upgrade_and_a_page_in_one_read() -> None:
+    # The woken protocol parses the read again; the page behind the refused upgrade is
+    # answered after it, as aiohttp answered it before.
+    data = _head("/ws", {**upgrade_headers(), "Sec-WebSocket-Key": ""}) + _head("/page", {})
+    async with serving_both(_routes) as servers:
+        seen = await _first_read(servers, data, 2)
+    assert seen["ours"] == seen["tornado"]
+    assert [answer["status"] for answer in seen["ours"][0]] == [400, 200]

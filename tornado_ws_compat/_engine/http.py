@@ -162,10 +162,11 @@ class _Resume:
 
 
 class _EarlyRequest:
-    """A request head as the first step of ``EngineServer.handshake_now`` sees it: what the
-    engine reads of aiohttp's ``BaseRequest`` for a GET without a body, without building
-    one. The ``BaseRequest`` is built when something needs it (a streamed response), or when
-    aiohttp's request loop takes the request up; both get the same one."""
+    """A request head as the first step of ``EngineServer.handshake_now`` (or
+    ``upgrade_at_once``) sees it: what the engine reads of aiohttp's ``BaseRequest`` for a
+    GET without a body, without building one. The ``BaseRequest`` is built when something
+    needs it (a streamed response), or when aiohttp's request loop takes the request up;
+    both get the same one."""
 
     __slots__ = (
         "_loop",
@@ -975,8 +976,9 @@ class EngineServer:
         self.write_stall_timeout = write_stall_timeout
         self.websockets: set[ServerConnection] = set()
         self.pending: dict[AiohttpProtocol, _RequestConnection] = {}
-        # Requests whose handshake began in handshake_now and did not upgrade at once: their
-        # request, and what to give aiohttp's request loop for it (see handle).
+        # Requests whose handshake began in handshake_now or upgrade_at_once and did not end
+        # in that first step (nor upgrade in it): their request, and what to give aiohttp's
+        # request loop for it (see handle).
         self.early: dict[AiohttpProtocol, _EarlyRequest] = {}
         self.shutting_down = False
         # aiohttp's parser limits each line; by default to the whole head's size, so that, as
