@@ -510,19 +510,25 @@ class HeldConnection:
         self._batch.clear()
 
 
+def read_with_a_stepped_clock(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Clock, Any]:
+    """The engine, with its write scope's clock stepped by the test, and a scope whose
+    read has begun (its reader holds nothing)."""
+    from tornado_ws_compat._engine import connection as engine
+
+    clock = Clock()
+    monkeypatch.setattr(engine, "_clock", clock)
+    scope = engine._WriteScope()
+    scope.begin(HeldConnection())  # type: ignore[arg-type]
+    return engine, clock, scope
+
+
 def test_a_connection_joining_after_a_clock_reading_sent_everything_starts_a_new_group(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The clock reading a join makes (a new group, or ``_CHECK_EVERY`` frames since the
     last) may send every held batch; the joining connection then starts a group of its
     own, with its own budget, and is sent with the rest when the read ends."""
-    from tornado_ws_compat._engine import connection as engine
-
-    clock = Clock()
-    monkeypatch.setattr(engine, "_clock", clock)
-    scope = engine._WriteScope()
-    owner = HeldConnection()
-    scope.begin(owner)  # type: ignore[arg-type]
+    engine, clock, scope = read_with_a_stepped_clock(monkeypatch)
     early = [HeldConnection() for _ in range(40)]
     for connection in early:
         scope.join(connection)  # type: ignore[arg-type]
@@ -538,4 +544,34 @@ def test_a_connection_joining_after_a_clock_reading_sent_everything_starts_a_new
     scope.between_hooks(clock.now)
     scope.close()
     assert late.writes == [[b"2"]] and not late._batching
+    assert scope.joined == [] and scope.marks == []
+
+
+def test_a_connection_joins_no_group_whose_hook_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A group's budget starts when the hook it began in returns. A connection first written
+    to in a later hook starts a group of its own (the earlier one is closed with gaps),
+    so its frame is not sent with the earlier group, before it could be joined by the
+    connection's next frame (a subscriber early in a broadcast loop gets two a write)."""
+    engine, clock, scope = read_with_a_stepped_clock(monkeypatch)
+    early = [HeldConnection() for _ in range(3)]
+    for connection in early:  # the first hook writes to three subscribers
+        scope.join(connection)  # type: ignore[arg-type]
+        connection._batch.append(b"1")
+    scope.between_hooks(clock.now)  # ... and returns: their budget starts
+    clock.now += 0.5 * engine._BATCH_BUDGET
+    late = HeldConnection()
+    scope.join(late)  # type: ignore[arg-type]  # the second hook, half a budget in
+    late._batch.append(b"2")
+    assert scope.joined.index(late) == 32 and len(scope.marks) == 2
+    clock.now += engine._BATCH_BUDGET  # the first group is due, the second is not
+    scope.countdown = 0
+    scope.check()
+    assert all(c.writes == [[b"1"]] for c in early) and late.writes == []
+    assert late._batching
+    late._batch.append(b"3")  # its next frame joins the one held
+    scope.between_hooks(clock.now)
+    scope.close()
+    assert late.writes == [[b"2", b"3"]]
     assert scope.joined == [] and scope.marks == []

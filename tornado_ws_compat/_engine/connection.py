@@ -189,12 +189,12 @@ class _WriteScope:
     during that hook, but nothing else runs meanwhile) and then for at most about
     ``_BATCH_BUDGET`` of other hooks' time (issue 11: a reply written in a 20 ms hook may
     leave when that hook returns, not behind the next one). Connections queue in the order
-    they first get a frame, in groups of 32; a group's budget starts when the hook during
-    which it began returns. Between two hooks, when a group begins and every 32nd frame
-    added to a held batch, the clock is read and the groups past their budget are sent. A
-    connection sent early joins again, at the back, with its next frame. Time spent sending
-    is not hooks' time (Tornado sends inside the hook that writes): it does not age what is
-    still held.
+    they first get a frame, in groups of up to 32 that each begin and fill during one hook;
+    a group's budget starts when that hook returns. Between two hooks, when a group begins
+    and every 32nd frame added to a held batch, the clock is read and the groups past their
+    budget are sent. A connection sent early joins again, at the back, with its next frame.
+    Time spent sending is not hooks' time (Tornado sends inside the hook that writes): it
+    does not age what is still held.
 
     A hook may block without writing (nothing reads the clock then): when a stretch without
     a clock reading outlasted the budget, the next hook may be as slow, so everything held
@@ -259,11 +259,14 @@ class _WriteScope:
 
     def join(self, connection: ServerConnection) -> None:
         """Hold ``connection``'s frames from now on (its first counts as a held frame; a new
-        group reads the clock first)."""
+        group reads the clock first). A connection joins a group only during the hook in
+        which the group began: one whose hook returned is closed (padded with gaps), since
+        its budget started before this frame was written."""
         joined = self.joined
-        if self.countdown <= 0 or not len(joined) & 31:
+        if self.countdown <= 0 or not self.fresh or not len(joined) & 31:
             self.check()  # may send what is held, all of it or not
-        if not len(joined) & 31:  # a new group
+        if not self.fresh or not len(joined) & 31:  # a new group
+            joined += _GAPS[len(joined) & 31]
             self.marks.append(_NEVER)
             self.fresh = True
             self.alarm = -_NEVER
@@ -1165,7 +1168,7 @@ class ServerConnection:
             scope = _SCOPE
             joined = scope.joined
             scope.countdown -= 1
-            if len(joined) & 31 and scope.countdown > 0:
+            if len(joined) & 31 and scope.countdown > 0 and scope.fresh:
                 room = (
                     self._write_limit
                     - self._transport.get_write_buffer_size()
@@ -1765,3 +1768,19 @@ class ServerConnection:
             if work >= _YIELD_THRESHOLD:
                 work = 0
                 await asyncio.sleep(0)
+
+
+class _Gap:
+    """Stands in for a connection in the write scope's queue, to close a group of joins
+    early (see _WriteScope.join): sending reads a queued connection's ``_batching`` and
+    ``_batch`` first, and a gap has nothing held."""
+
+    __slots__ = ("_batch", "_batching")
+
+    def __init__(self) -> None:
+        self._batching = False
+        self._batch: list[bytes] = []
+
+
+# By the joins a group already has, the gaps that close it.
+_GAPS: Final = tuple([cast("ServerConnection", _Gap())] * (-joins & 31) for joins in range(32))
