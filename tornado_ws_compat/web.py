@@ -866,6 +866,10 @@ class RequestHandler(RenderingMixin):
         try:
             if self.request.method not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
+            if not self._stream_request_body and "Content-Type" in self.request.headers:
+                # Tornado 6.6.1 parses a form body here, before prepare(): a malformed one
+                # is a 400 whether or not the handler reads it.
+                self.request.body_arguments  # noqa: B018
             if args:
                 self.path_args = [self.decode_argument(arg) for arg in args]  # type: ignore[arg-type]
             if kwargs:
