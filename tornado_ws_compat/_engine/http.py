@@ -126,6 +126,15 @@ def _single(values: list[str] | None) -> str | None:
     return None if values is None else ",".join(values)
 
 
+def _consumed_encoding(headers: HTTPHeaders) -> None:
+    """A gzip body that aiohttp decompressed (``decompress_request``): its encoding moves to
+    ``X-Consumed-Content-Encoding``, as Tornado 6.6.1's ``_GzipMessageDelegate`` moves it."""
+    encoding = headers["Content-Encoding"]
+    if encoding.lower() == "gzip":
+        headers.add("X-Consumed-Content-Encoding", encoding)
+        del headers["Content-Encoding"]
+
+
 def _aiohttp_headers(headers: HTTPHeaders) -> CIMultiDict[str]:
     return CIMultiDict(headers.get_all())
 
@@ -956,6 +965,7 @@ class EngineServer:
         self.request_head_timeout = request_head_timeout
         # Seconds to receive a request body (Tornado's body_timeout; None: no limit, its default).
         self.body_timeout = body_timeout
+        self.decompress_request = decompress_request
         # Connections whose request head is incomplete, with their deadline, oldest first;
         # one timer sweeps them (no timer per connection).
         self.awaiting_head: dict[AiohttpProtocol, float] = {}
@@ -1258,12 +1268,15 @@ class EngineServer:
         message = aio_request._message
         version = message.version
         remote_ip = peer[0] if isinstance(peer, tuple) else None
+        headers = headers_from_raw(message.raw_headers)
+        if self.decompress_request and body and "Content-Encoding" in headers:
+            _consumed_encoding(headers)
         try:
             request = HTTPServerRequest(
                 method=message.method,
                 uri=message.path,
                 version=_VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}",
-                headers=headers_from_raw(message.raw_headers),
+                headers=headers,
                 body=body,
                 connection=request_connection,
                 remote_ip=remote_ip,
