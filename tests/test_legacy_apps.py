@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -305,18 +306,31 @@ async def test_legacy_program_runs_unchanged(
     assert ours == expected
 
 
-@pytest.mark.parametrize(
-    "runner",
-    [["pytest", "-q", "-p", "no:cacheprovider", "legacy_test_chat.py"], ["unittest", "-v"]],
-    ids=["pytest", "unittest"],
-)
+#: The apps' own test modules: the folder copied beside them, the module, its test count.
+TEST_MODULES = {
+    "chat": ({"chat_room.py": APPS / "chat_room.py"}, "legacy_test_chat", 3),
+    "dashboard": ({"": APPS / "dashboard"}, "legacy_test_dashboard", 7),
+}
+
+
+@pytest.mark.parametrize("app", sorted(TEST_MODULES))
+@pytest.mark.parametrize("runner", ["pytest", "unittest"])
 def test_legacy_test_module_runs_unchanged(
-    runner: list[str], poison: Path, tmp_path: Path
+    app: str, runner: str, poison: Path, tmp_path: Path
 ) -> None:
     """The app's own Tornado-style tests pass through ``run -m``, as they do on Tornado."""
-    for name in ("chat_room.py", "legacy_test_chat.py"):
-        (tmp_path / name).write_text((APPS / name).read_text())
-    args = runner if runner[0] == "pytest" else [*runner, "legacy_test_chat"]
+    files, module, count = TEST_MODULES[app]
+    for name, source in files.items():
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, dirs_exist_ok=True)
+        else:
+            shutil.copy(source, tmp_path / name)
+    if not (tmp_path / f"{module}.py").exists():
+        shutil.copy(APPS / f"{module}.py", tmp_path)
+    if runner == "pytest":
+        args = ["pytest", "-q", "-p", "no:cacheprovider", f"{module}.py"]
+    else:
+        args = ["unittest", "-v", module]
     results = {}
     for ours in (True, False):
         env = dict(os.environ)
@@ -333,7 +347,7 @@ def test_legacy_test_module_runs_unchanged(
         assert done.returncode == 0, done.stdout + done.stderr
     summary = {ours: _summary(r.stdout + r.stderr) for ours, r in results.items()}
     assert summary[True] == summary[False]
-    assert summary[True] in ("3 passed", "Ran 3 tests")
+    assert summary[True] in (f"{count} passed", f"Ran {count} tests")
 
 
 def _summary(output: str) -> str:
