@@ -158,3 +158,25 @@ async def test_a_malformed_form_body_is_refused_unread_as_tornado() -> None:
                 assert seen["ours"] == seen["tornado"], (label, encoding)
                 if label == "no final boundary" and encoding is None:
                     assert seen["ours"][0] == 400
+
+
+def test_parse_body_arguments_as_tornado() -> None:
+    """``httputil.parse_body_arguments``, which upload handlers call on the body themselves:
+    the same arguments, files and error messages as Tornado 6.6.1's."""
+    import tornado.httputil
+
+    for label, (content_type, body) in UNREAD.items():
+        for encoding in (None, "gzip"):
+            outcomes = []
+            for module in (tornado.httputil, httputil):
+                headers = module.HTTPHeaders({"Content-Encoding": encoding} if encoding else {})
+                arguments: dict[str, list[bytes]] = {"kept": [b"1"]}
+                files: dict[str, Any] = {}
+                try:
+                    module.parse_body_arguments(content_type, body, arguments, files, headers)
+                except module.HTTPInputError as error:
+                    outcomes.append(["raise", str(error)])
+                    continue
+                uploads = {k: [dict(f) for f in v] for k, v in files.items()}
+                outcomes.append([arguments, uploads])
+            assert outcomes[1] == outcomes[0], (label, encoding)

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMappi
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from tornado_ws_compat.errors import HTTPError
+from tornado_ws_compat.escape import parse_qs_bytes
 from tornado_ws_compat.util import ObjectDict
 
 if TYPE_CHECKING:
@@ -43,8 +44,10 @@ __all__ = [
     "RequestConnection",
     "WebSocketChannel",
     "format_timestamp",
+    "parse_body_arguments",
     "parse_cookie",
     "parse_multipart_form_data",
+    "parse_qs_bytes",
     "responses",
     "set_parse_body_config",
     "url_concat",
@@ -122,23 +125,49 @@ def parse_multipart_form_data(
             arguments.setdefault(name, []).append(value)
 
 
-def _parse_multipart_body(
-    content_type: str, body: bytes, arguments: dict[str, list[bytes]], files: dict[str, Any]
+def parse_body_arguments(
+    content_type: str,
+    body: bytes,
+    arguments: dict[str, list[bytes]],
+    files: dict[str, list[HTTPFile]],
+    headers: HTTPHeaders | None = None,
+    *,
+    config: ParseBodyConfig | None = None,
 ) -> None:
-    # Tornado 6.6.1's parse_body_arguments: the boundary parameter of an exact
-    # multipart/form-data type; any failure is one HTTPInputError naming it.
-    try:
-        fields = content_type.split(";")
-        if fields[0].strip() != "multipart/form-data":
-            raise HTTPInputError("Invalid content type")
-        for field in fields:
-            key, _, value = field.strip().partition("=")
-            if key == "boundary" and value:
-                parse_multipart_form_data(value.encode(), body, arguments, files)
-                return
-        raise HTTPInputError("multipart boundary not found")
-    except Exception as exc:
-        raise HTTPInputError(f"Invalid multipart/form-data: {exc}") from exc
+    """Add a form body's fields (``application/x-www-form-urlencoded`` or
+    ``multipart/form-data``) to ``arguments`` and its files to ``files``; other types add
+    nothing. HTTPInputError names what is wrong, as in Tornado 6.6.1 (upload handlers call
+    it on ``self.request.body`` themselves); a form still encoded (``Content-Encoding`` in
+    ``headers``) is refused."""
+    config = config or _parse_body_config
+    if headers and content_type.startswith(_FORM_TYPES) and "Content-Encoding" in headers:
+        raise HTTPInputError(f"Unsupported Content-Encoding: {headers['Content-Encoding']}")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            parsed = parse_qs_bytes(
+                body, keep_blank_values=True, max_num_fields=config.urlencoded.max_arguments
+            )
+        except Exception as exc:
+            raise HTTPInputError(f"Invalid x-www-form-urlencoded body: {exc}") from exc
+        for name, values in parsed.items():
+            arguments.setdefault(name, []).extend(values)
+    elif content_type.startswith("multipart/form-data"):
+        # The boundary parameter of an exact multipart/form-data type; any failure is one
+        # HTTPInputError naming it.
+        try:
+            fields = content_type.split(";")
+            if fields[0].strip() != "multipart/form-data":
+                raise HTTPInputError("Invalid content type")
+            for field in fields:
+                key, _, value = field.strip().partition("=")
+                if key == "boundary" and value:
+                    parse_multipart_form_data(
+                        value.encode(), body, arguments, files, config.multipart
+                    )
+                    return
+            raise HTTPInputError("multipart boundary not found")
+        except Exception as exc:
+            raise HTTPInputError(f"Invalid multipart/form-data: {exc}") from exc
 
 
 #: Reason phrases by status code (``tornado.httputil.responses`` is the standard library's).
@@ -579,26 +608,14 @@ class HTTPServerRequest:
         """A form body's arguments (urlencoded or multipart), parsed on first use (400 for a
         malformed body or past the limits)."""
         if self._body_arguments is None:
+            arguments: dict[str, list[bytes]] = {}
             content_type = self.headers.get("Content-Type", "")
-            if content_type.startswith(_FORM_TYPES) and "Content-Encoding" in self.headers:
-                # Tornado 6.6.1 refuses a form body still encoded (no decompress_request).
-                self._body_arguments = {}
-                encoding = self.headers["Content-Encoding"]
-                raise HTTPError(400, f"Invalid body: Unsupported Content-Encoding: {encoding}")
-            if self.body and content_type.startswith("application/x-www-form-urlencoded"):
-                # The log message Tornado 6.6.1 writes for the same body.
-                error = "Invalid body: Invalid x-www-form-urlencoded body"
-                self._body_arguments = _parse_qs(self.body.decode("latin1"), error)
-            elif content_type.startswith("multipart/form-data"):
-                arguments: dict[str, list[bytes]] = {}
-                try:
-                    _parse_multipart_body(content_type, self.body, arguments, self._files)
-                except HTTPInputError as exc:
-                    self._body_arguments = {}  # refused once; the 400 is the answer
-                    raise HTTPError(400, f"Invalid body: {exc}") from exc
-                self._body_arguments = arguments
-            else:
-                self._body_arguments = {}
+            try:
+                parse_body_arguments(content_type, self.body, arguments, self._files, self.headers)
+            except HTTPInputError as exc:
+                self._body_arguments = {}  # refused once; the 400 is the answer
+                raise HTTPError(400, f"Invalid body: {exc}") from exc
+            self._body_arguments = arguments
         return self._body_arguments
 
     @body_arguments.setter
