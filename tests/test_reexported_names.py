@@ -25,6 +25,12 @@ USED = [
     ("httputil", "responses"),
     ("httputil", "HTTPInputError"),
     ("httputil", "HTTPOutputError"),
+    ("httputil", "parse_body_arguments"),
+    ("httputil", "parse_qs_bytes"),
+    ("websocket", "WebSocketProtocol"),
+    ("websocket", "WebSocketProtocol13"),
+    ("netutil", "ThreadedResolver"),
+    ("web", "ObjectDict"),
 ]
 
 
@@ -125,3 +131,38 @@ def test_websocket_client_connection_is_what_connect_returns() -> None:
     from tornado_ws_compat._engine.client import WebSocketClientConnection
 
     assert websocket.WebSocketClientConnection is WebSocketClientConnection
+
+
+@pytest.mark.asyncio
+async def test_ws_connection_is_a_websocket_protocol13_as_on_tornado() -> None:
+    """Programs test ``isinstance(self.ws_connection, tornado.websocket.WebSocketProtocol13)``
+    (a public ping helper does, to pick its ping)."""
+    import aiohttp
+    import tornado.websocket
+    from differential import serving_both
+
+    def routes(web: Any) -> list[Any]:
+        module = tornado.websocket if web.__name__ == "tornado.web" else websocket
+
+        class Kind(module.WebSocketHandler):  # type: ignore[name-defined,misc]
+            def open(self) -> None:
+                connection = self.ws_connection
+                self.write_message(
+                    {
+                        "13": isinstance(connection, module.WebSocketProtocol13),
+                        "base": isinstance(connection, module.WebSocketProtocol),
+                        "subclass": issubclass(
+                            module.WebSocketProtocol13, module.WebSocketProtocol
+                        ),
+                    }
+                )
+
+        return [("/ws", Kind)]
+
+    async with serving_both(routes) as servers, aiohttp.ClientSession() as session:
+        seen = {}
+        for name, server in servers.items():
+            port = server.sockets[0].getsockname()[1]
+            async with session.ws_connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                seen[name] = (await ws.receive(timeout=5)).data
+    assert seen["ours"] == seen["tornado"] == '{"13": true, "base": true, "subclass": true}'

@@ -91,9 +91,7 @@ async def test_a_class_patched_after_open_receives_every_write() -> None:
                 await a.send_str("before")
                 seen.append(await _next(a))
 
-                def fake(
-                    handler: Any, *args: Any, _state: _State = state, **kwargs: Any
-                ) -> None:
+                def fake(handler: Any, *args: Any, _state: _State = state, **kwargs: Any) -> None:
                     _state.calls.append([_state.sockets.index(handler), list(args), kwargs])
                     if args == ("echo mark",):
                         _state.marked.set()

@@ -57,6 +57,7 @@ from tornado_ws_compat.signing import (  # tornado.web's names for them
     decode_signed_value,
     get_signature_key_version,
 )
+from tornado_ws_compat.util import ObjectDict as ObjectDict  # tornado.web's name for it
 
 if TYPE_CHECKING:
     import ssl

@@ -29,12 +29,18 @@ if TYPE_CHECKING:
 else:
 
     def __getattr__(name: str) -> Any:
-        # tornado.websocket.WebSocketClientConnection (subclassed and used in annotations by
-        # programs) lives in the engine: imported on first use, so this module stays above it.
+        # Classes that live in the engine, imported on first use so that this module stays
+        # above it: tornado.websocket.WebSocketClientConnection (subclassed and used in
+        # annotations by programs), and WebSocketProtocol / WebSocketProtocol13, the class of
+        # a handler's ws_connection in Tornado 6.6.1 (programs test isinstance against it).
         if name == "WebSocketClientConnection":
             from tornado_ws_compat._engine.client import WebSocketClientConnection
 
             return WebSocketClientConnection
+        if name in ("WebSocketProtocol", "WebSocketProtocol13"):
+            from tornado_ws_compat._engine.connection import ServerConnection
+
+            return ServerConnection
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
