@@ -239,6 +239,69 @@ async def dashboard(session: aiohttp.ClientSession, base: str) -> Transcript:
     return out
 
 
+async def game_lobby(session: aiohttp.ClientSession, base: str) -> Transcript:
+    url = base + "/play?name="
+    out: Transcript = [await _page(session, "GET", base + "/stats")]
+    first = await session.ws_connect(url + "ann", protocols=["chat", "game.v1"], compress=15)
+    out += [first.protocol, await _receive(first), await _receive(first)]
+    out.append(await _page(session, "GET", base + "/stats"))
+    second = await session.ws_connect(url + "bob", protocols=["game.v1"])
+    out += [second.protocol, await _receive(second), await _receive(first), await _receive(second)]
+    await second.send_str(json.dumps({"cell": 4}))  # not bob's turn: the server does not care
+    out += [await _receive(second), await _receive(first)]
+    await first.send_str(json.dumps({"cell": 0}))
+    out += [await _receive(first), await _receive(second)]
+    await first.send_bytes(b"\x01\x02\x03")
+    out.append(await _receive(first))
+    await second.send_str(json.dumps({"ping": "are you there"}))
+    out.append(await _receive(second))
+    await first.send_str(json.dumps({"quit": 4100, "why": "bored"}))
+    out += [await _receive(first), await _receive(second)]
+    await first.close()
+    lonely = await session.ws_connect(url + "cid")
+    out += [lonely.protocol, await _receive(lonely), await _receive(lonely)]
+    await lonely.close()  # while its open() still waits for an opponent
+    await second.close()
+    out += [second.close_code, await _page(session, "GET", base + "/stats")]
+    return out
+
+
+async def notebook(session: aiohttp.ClientSession, base: str) -> Transcript:
+    ws = base.replace("http", "ws")
+    out: Transcript = [
+        await _page(session, "GET", base + "/"),
+        await _page(session, "GET", base + "/kernels/k1"),
+    ]
+    async with session.post(base + "/api/kernels/k1", data=b"") as response:
+        out.append([response.status, response.headers.get("Location"), await response.text()])
+    async with session.ws_connect(
+        ws + "/kernels/k1/channels",
+        headers={"X-Real-Ip": "10.1.2.3"},
+        origin="http://notebook.example",
+    ) as kernel:
+        out.append(await _receive(kernel))
+        cells = [("a", "6 * 7", False), ("b", "2 ** 10 / 4", True), ("c", "1 / 0", False)]
+        for cell_id, code, slow in cells:
+            await kernel.send_str(json.dumps({"id": cell_id, "code": code, "slow": slow}))
+            out += [await _receive(kernel) for _ in range(3)]
+        await kernel.send_str(json.dumps({"id": "d", "code": "__import__('os')"}))
+        out += [await _receive(kernel) for _ in range(3)]
+    try:
+        await session.ws_connect(ws + "/kernels/k1/channels", origin="http://evil.example")
+    except aiohttp.WSServerHandshakeError as refused:
+        out.append(["refused", refused.status])
+    out.append(await _page(session, "GET", base + "/kernels/k1"))
+    out.append(await _page(session, "GET", base + "/kernels/k2"))
+    async with session.ws_connect(ws + "/relay/k1") as relay:
+        out.append(await _receive(relay))
+        await relay.send_str(json.dumps({"id": "e", "code": "1 + 1"}))
+        out += [await _receive(relay) for _ in range(3)]
+    async with session.ws_connect(ws + "/relay/k9") as relay:
+        out.append(await _receive(relay))
+    out.append(await _page(session, "GET", base + "/api/kernels/k1"))
+    return out
+
+
 HTML = "text/html; charset=UTF-8"
 
 #: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
@@ -264,6 +327,8 @@ PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("thread_pusher.py", ["{port}"], thread_pusher),
     ("asynchronous_page.py", ["{port}"], asynchronous_page),
     ("dashboard/dashboard.py", ["--port={port}", "--boards=ops,lab"], dashboard),
+    ("game_lobby.py", ["--turn_seconds=60"], game_lobby),
+    ("notebook/notebook.py", [], notebook),
 ]
 
 _tornado_transcripts: dict[str, Transcript] = {}
