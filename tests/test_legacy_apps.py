@@ -302,6 +302,18 @@ async def notebook(session: aiohttp.ClientSession, base: str) -> Transcript:
     return out
 
 
+async def tornado4_feed(session: aiohttp.ClientSession, base: str) -> Transcript:
+    out: Transcript = [await _page(session, "GET", base + "/count")]
+    async with session.ws_connect(base.replace("http", "ws") + "/feed") as ws:
+        pushed = await _receive(ws)  # the feeder pushes every 20 ms from the start
+        out.append([pushed[0], re.sub(r"\d+", "N", pushed[1])])
+        await ws.send_str("hello")
+        while (answer := await _receive(ws))[1].startswith("push"):
+            pass
+        out += [answer, await _page(session, "GET", base + "/count")]
+    return out
+
+
 HTML = "text/html; charset=UTF-8"
 
 #: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
@@ -314,6 +326,12 @@ PRE_6_TRANSCRIPTS: dict[str, Transcript] = {
     "asynchronous_page.py": [
         [200, HTML, "started; step 1; step 2; step 3; finished"],
         [200, HTML, "quick"],
+    ],
+    "tornado4_feed.py": [
+        [200, HTML, "count 0, a,b"],
+        ["TEXT", "push N"],
+        ["TEXT", "echo hello"],
+        [200, HTML, "count 1, a,b"],
     ],
 }
 
@@ -329,6 +347,7 @@ PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("dashboard/dashboard.py", ["--port={port}", "--boards=ops,lab"], dashboard),
     ("game_lobby.py", ["--turn_seconds=60"], game_lobby),
     ("notebook/notebook.py", [], notebook),
+    ("tornado4_feed.py", ["{port}"], tornado4_feed),
 ]
 
 _tornado_transcripts: dict[str, Transcript] = {}
@@ -413,6 +432,29 @@ def test_legacy_test_module_runs_unchanged(
     summary = {ours: _summary(r.stdout + r.stderr) for ours, r in results.items()}
     assert summary[True] == summary[False]
     assert summary[True] in (f"{count} passed", f"Ran {count} tests")
+
+
+@pytest.mark.parametrize("runner", ["pytest", "unittest"])
+def test_tornado4_test_module_passes_unchanged(runner: str, poison: Path, tmp_path: Path) -> None:
+    """A Tornado 4 test module (io_loop= everywhere, gen.Task, stop/wait callbacks), which
+    Tornado 6.6.1 cannot run, passes through ``run -m`` as it passed on Tornado 4.5."""
+    for name in ("tornado4_feed.py", "legacy_test_tornado4.py"):
+        shutil.copy(APPS / name, tmp_path)
+    if runner == "pytest":
+        args = ["pytest", "-q", "-p", "no:cacheprovider", "legacy_test_tornado4.py"]
+    else:
+        args = ["unittest", "-v", "legacy_test_tornado4"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(poison), str(REPO)]))
+    done = subprocess.run(
+        [sys.executable, "-m", "tornado_ws_compat", "run", "-m", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _summary(done.stdout + done.stderr) in ("7 passed", "Ran 7 tests")
 
 
 def _summary(output: str) -> str:

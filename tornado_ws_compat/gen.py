@@ -33,12 +33,14 @@ from tornado_ws_compat.log import app_log
 from tornado_ws_compat.util import TimeoutError
 
 __all__ = [
+    "Arguments",
     "BadYieldError",
     "KeyReuseError",
     "LeakedCallbackError",
     "Multi",
     "Return",
     "ReturnValueIgnoredError",
+    "Task",
     "TimeoutError",
     "UnknownKeyError",
     "WaitIterator",
@@ -295,19 +297,51 @@ def maybe_future(x: Any) -> asyncio.Future[Any]:
     return future
 
 
+#: What `Task` resolves with when the callback gets several arguments or keywords.
+Arguments = collections.namedtuple("Arguments", ["args", "kwargs"])
+
+
+def Task(func: Callable[..., object], *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+    """Call ``func(*args, callback=..., **kwargs)`` and return a future of what the callback
+    gets: its one argument, None for none, `Arguments` for several or keywords (Tornado 2.1
+    to 5.1, removed in 6.0; ``yield gen.Task(io_loop.add_timeout, deadline)`` sleeps). An
+    exception ``func`` raises fails the future; a second callback call is ignored."""
+    future = _new_future()
+
+    def callback(*values: Any, **keywords: Any) -> None:
+        if future.done():
+            return
+        if keywords or len(values) > 1:
+            future.set_result(Arguments(values, keywords))
+        else:
+            future.set_result(values[0] if values else None)
+
+    try:
+        func(*args, callback=callback, **kwargs)
+    except Exception as error:
+        if not future.done():
+            future.set_exception(error)
+    return future
+
+
 def with_timeout(
     timeout: float | datetime.timedelta,
     future: Any,
-    quiet_exceptions: _Quiet = (),
+    quiet_exceptions: _Quiet | IOLoop = (),
     *,
     message: str | Callable[[], str] | None = None,
+    io_loop: IOLoop | None = None,
 ) -> asyncio.Future[Any]:
     """A future with ``future``'s outcome, or `TimeoutError` once ``timeout`` passes.
 
     ``timeout`` is an absolute `IOLoop.time` deadline or a `datetime.timedelta` from now.
     ``future`` itself is not cancelled; its later failure is logged unless quiet (Tornado 4.0).
     ``message`` (a string or a function returning one) replaces "Timeout" (Tornado 6.6).
+    Tornado 4's ``io_loop`` (keyword, or the third argument then) is accepted and ignored:
+    the current loop is the one (Tornado 5.0).
     """
+    if isinstance(quiet_exceptions, IOLoop):
+        quiet_exceptions = ()
     waited = convert_yielded(future)
     result = _new_future()
     chain_future(waited, result)

@@ -284,7 +284,12 @@ class AsyncHTTPClient:
     io_loop: IOLoop
     defaults: dict[str, Any]
 
-    def __new__(cls, force_instance: bool = False, **kwargs: Any) -> AsyncHTTPClient:
+    def __new__(cls, force_instance: bool | IOLoop = False, **kwargs: Any) -> AsyncHTTPClient:
+        # Tornado 4's io_loop (a keyword, or the first argument then) is accepted and ignored:
+        # the client is the current loop's (Tornado 5.0).
+        kwargs.pop("io_loop", None)
+        if isinstance(force_instance, IOLoop):
+            force_instance = False
         io_loop = IOLoop.current()
         if not force_instance and io_loop in cls._instances:
             return cls._instances[io_loop]
@@ -322,7 +327,7 @@ class AsyncHTTPClient:
         """
         cls._configured = dict(kwargs)
 
-    def __init__(self, force_instance: bool = False, **kwargs: Any) -> None:
+    def __init__(self, force_instance: bool | IOLoop = False, **kwargs: Any) -> None:
         pass  # set up once, in __new__ (a shared instance is returned again)
 
     def close(self) -> None:

@@ -583,8 +583,13 @@ class PeriodicCallback:
         self,
         callback: Callable[[], object],
         callback_time: datetime.timedelta | float,
-        jitter: float = 0,
+        jitter: float | IOLoop = 0,
+        io_loop: IOLoop | None = None,
     ) -> None:
+        # Tornado 4's io_loop (a keyword, or the third argument then) is accepted and
+        # ignored: the timer runs on the loop current at start() (Tornado 5.0).
+        if isinstance(jitter, IOLoop):
+            jitter = 0
         if isinstance(callback_time, datetime.timedelta):
             callback_time = callback_time / datetime.timedelta(milliseconds=1)
         if not callback_time > 0:

@@ -69,6 +69,7 @@ class HTTPServer:
         max_body_size: int | None = None,
         max_buffer_size: int | None = None,
         trusted_downstream: Iterable[str] | None = None,
+        io_loop: Any = None,  # Tornado 4's, accepted and ignored: the current loop serves
         **engine_options: Any,
     ) -> None:
         from tornado_ws_compat._engine.http import EngineServer

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tornado_ws_compat import web
 from tornado_ws_compat.errors import WebSocketClosedError, WebSocketError
 from tornado_ws_compat.httputil import HTTPHeaders, HTTPServerRequest, WebSocketChannel
+from tornado_ws_compat.ioloop import IOLoop
 from tornado_ws_compat.lifecycle import DEFAULT_MAX_MESSAGE_SIZE, WebSocketParams
 from tornado_ws_compat.log import app_log, gen_log
 
@@ -527,13 +528,18 @@ def websocket_connect(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     subprotocols: list[str] | None = None,
     resolver: Any = None,
+    io_loop: Any = None,
 ) -> asyncio.Future[WebSocketClientConnection]:
     """Open a client WebSocket; returns a future of a ``WebSocketClientConnection``.
 
     ``url`` is a ``ws://``/``wss://`` URL or an object with ``url`` and ``headers`` (as
     Tornado's ``HTTPRequest``). The connection offers ``read_message``, ``write_message``,
-    ``ping``, ``close``, ``close_code``/``close_reason``, as Tornado's does.
+    ``ping``, ``close``, ``close_code``/``close_reason``, as Tornado's does. Tornado 4's
+    ``io_loop`` (a keyword, or the second argument then) is accepted and ignored: the
+    connection belongs to the current loop (Tornado 5.0 removed it).
     """
+    if isinstance(callback, IOLoop):  # websocket_connect(url, io_loop): Tornado 4's order
+        callback = None
     # The client lives in the engine; import it lazily so that this module stays above it.
     from tornado_ws_compat._engine.client import connect
 
