@@ -108,3 +108,64 @@ async def test_io_loop_is_accepted_where_tornado_4_took_it() -> None:
     finally:
         server.stop()
         await server.shutdown(1.0)
+
+
+@pytest.mark.asyncio
+async def test_handler_stream_of_tornado_4_and_5() -> None:
+    """``self.stream.closed()`` on a WebSocketHandler (Tornado 4.0-5.1 kept the IOStream
+    there): open while the connection is, closed before the upgrade and once it ended; a
+    program's own ``stream`` attribute wins."""
+    seen: list[Any] = []
+    gone = asyncio.Event()
+
+    class Room(websocket.WebSocketHandler):
+        clients: set[Any] = set()
+
+        def prepare(self) -> None:
+            seen.append(["prepare", self.stream.closed()])
+
+        def open(self) -> None:
+            Room.clients.add(self)
+            seen.append(["open", self.stream.closed()])
+
+        def on_message(self, message: str | bytes) -> None:
+            for client in Room.clients:
+                if not client.stream.closed():
+                    client.write_message(message)
+                else:
+                    seen.append(["skipped a closed client"])
+
+        def on_close(self) -> None:
+            seen.append(["on_close", self.stream.closed()])
+            gone.set()
+
+    class Own(websocket.WebSocketHandler):
+        def initialize(self) -> None:
+            self.stream = "the program's"
+
+        def open(self) -> None:
+            self.write_message(self.stream)
+
+    app = web.Application([("/room", Room), ("/own", Own)])
+    server = httpserver.HTTPServer(app)
+    server.listen(0, "127.0.0.1")
+    try:
+        if server.started is not None:
+            await server.started
+        url = f"ws://127.0.0.1:{server.port}"
+        first = await websocket.websocket_connect(url + "/room")
+        second = await websocket.websocket_connect(url + "/room")
+        second.close()
+        await asyncio.wait_for(gone.wait(), 5)
+        first.write_message("hi")
+        assert await first.read_message() == "hi"
+        own = await websocket.websocket_connect(url + "/own")
+        assert await own.read_message() == "the program's"
+        first.close()
+        own.close()
+    finally:
+        server.stop()
+        await server.shutdown(1.0)
+    assert seen[:4] == [["prepare", True], ["open", False], ["prepare", True], ["open", False]]
+    assert ["on_close", True] in seen
+    assert ["skipped a closed client"] in seen  # on_close kept it in the set on purpose

@@ -105,6 +105,29 @@ _DETACHED = dict.fromkeys(
 )
 
 
+class _NoStream:
+    """``self.stream`` of a handler without an open connection: a closed stream."""
+
+    def closed(self) -> bool:
+        return True
+
+
+_NO_STREAM: Any = _NoStream()
+
+
+class _HandlerStream:
+    """``self.stream`` of a WebSocketHandler: Tornado 4.0-5.1 kept the connection's IOStream
+    there (6.0 moved it to ``ws_connection.stream``), and programs of that era check
+    ``self.stream.closed()`` before writing. A program's own ``self.stream = ...`` replaces
+    it (a non-data descriptor: the instance's attribute wins)."""
+
+    def __get__(self, handler: WebSocketHandler | None, owner: type | None = None) -> Any:
+        if handler is None:
+            return self
+        connection = handler.ws_connection
+        return _NO_STREAM if connection is None else getattr(connection, "stream", _NO_STREAM)
+
+
 class WebSocketHandler(web.RequestHandler):
     """Subclass this and override ``on_message`` (and ``open``/``on_close``).
 
@@ -113,6 +136,8 @@ class WebSocketHandler(web.RequestHandler):
     Settings read: ``websocket_ping_interval``, ``websocket_ping_timeout``,
     ``websocket_max_message_size`` (10 MiB); cross-origin rules as Tornado 6.6.
     """
+
+    stream = _HandlerStream()
 
     def __init__(
         self, application: web.Application, request: HTTPServerRequest, **kwargs: Any
