@@ -31,6 +31,7 @@ from tornado_ws_compat.log import app_log
 
 # tornado.ioloop.TimeoutError, what run_sync raises (Tornado 6.6.1 imports it from util).
 from tornado_ws_compat.util import TimeoutError as TimeoutError
+from tornado_ws_compat.util import import_object
 
 __all__ = ["IOLoop", "PeriodicCallback"]
 
@@ -222,6 +223,10 @@ class IOLoop:
         self._owned_loop = loop if owned else None
         # Tasks started for callbacks that returned awaitables (asyncio keeps weak references).
         self._tasks: set[asyncio.Future[Any]] = set()
+        # add_handler's descriptors: fd -> (the object given, its handler); which are watched.
+        self._handlers: dict[int, tuple[Any, Callable[[Any, int], object]]] = {}
+        self._readers: set[int] = set()
+        self._writers: set[int] = set()
 
     @staticmethod
     def _register(loop: asyncio.AbstractEventLoop, ioloop: IOLoop) -> IOLoop:
@@ -357,14 +362,88 @@ class IOLoop:
         except RuntimeError:  # the loop is closed: nothing to stop
             pass
 
-    def close(self, all_fds: bool = False) -> None:
-        """Close the stopped asyncio loop. ``all_fds`` is accepted and ignored.
+    # -- descriptors (Tornado's add_handler, on the asyncio loop's add_reader/add_writer) -----
 
-        This class has no ``add_handler``, so there are no registered descriptors to close.
-        """
+    @classmethod
+    def configure(cls, impl: Any, **kwargs: Any) -> None:
+        """Accept Tornado 4-5's ``IOLoop.configure(...)`` (most often
+        ``"tornado.platform.asyncio.AsyncIOLoop"``): every IOLoop here runs on asyncio (uvloop
+        when installed), so the choice changes nothing; another class is refused with
+        Tornado 6.6.1's RuntimeError."""
+        if isinstance(impl, str):
+            impl = import_object(
+                "tornado_ws_compat." + impl.removeprefix("tornado.")
+                if impl.startswith("tornado.")
+                else impl
+            )
+        if impl is not None and not (isinstance(impl, type) and issubclass(impl, IOLoop)):
+            raise RuntimeError("only AsyncIOLoop is allowed when asyncio is available")
+
+    @staticmethod
+    def split_fd(fd: Any) -> tuple[int, Any]:
+        """``(descriptor, object)`` for a descriptor or an object with ``fileno()`` (4.0)."""
+        if isinstance(fd, int):
+            return fd, fd
+        return fd.fileno(), fd
+
+    @staticmethod
+    def close_fd(fd: Any) -> None:
+        """Close a descriptor or a file-like object, ignoring OSError (Tornado 4.0)."""
+        try:
+            if isinstance(fd, int):
+                os.close(fd)
+            else:
+                fd.close()
+        except OSError:
+            pass
+
+    def add_handler(self, fd: Any, handler: Callable[[Any, int], object], events: int) -> None:
+        """Call ``handler(fd, events)`` when ``fd`` (a descriptor or an object with
+        ``fileno()``, which the handler gets back) is readable (`READ`) or writable (`WRITE`),
+        as Tornado 6.6.1 does on asyncio: programs watch serial ports, pipes and database
+        connections with it. A descriptor added twice raises ValueError."""
+        number, given = self.split_fd(fd)
+        if number in self._handlers:
+            raise ValueError(f"fd {number} added twice")
+        self._handlers[number] = (given, handler)
+        self.update_handler(number, events)
+
+    def update_handler(self, fd: Any, events: int) -> None:
+        """Watch ``fd`` for ``events`` from now on (`READ`, `WRITE` or both)."""
+        number, _given = self.split_fd(fd)
+        loop = self.asyncio_loop
+        for event, watched, add, remove in (
+            (self.READ, self._readers, loop.add_reader, loop.remove_reader),
+            (self.WRITE, self._writers, loop.add_writer, loop.remove_writer),
+        ):
+            if events & event and number not in watched:
+                add(number, self._handle_events, number, event)
+                watched.add(number)
+            elif not events & event and number in watched:
+                remove(number)
+                watched.discard(number)
+
+    def remove_handler(self, fd: Any) -> None:
+        """Stop watching ``fd`` (nothing happens for a descriptor not added)."""
+        number, _given = self.split_fd(fd)
+        if number in self._handlers:
+            self.update_handler(number, self.NONE)
+            del self._handlers[number]
+
+    def _handle_events(self, fd: int, events: int) -> None:
+        given, handler = self._handlers[fd]
+        handler(given, events)
+
+    def close(self, all_fds: bool = False) -> None:
+        """Close the stopped asyncio loop; with ``all_fds``, the descriptors given to
+        `add_handler` too (Tornado closes them then)."""
         loop = self.asyncio_loop
         if loop.is_running():
             raise RuntimeError("Cannot close a running event loop")
+        for number, (given, _handler) in list(self._handlers.items()):
+            self.remove_handler(number)
+            if all_fds:
+                self.close_fd(given)
         with _ioloops_lock:
             if _ioloops.get(loop) is self:
                 del _ioloops[loop]
