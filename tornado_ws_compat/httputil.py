@@ -226,6 +226,15 @@ def _normalize_header(name: str) -> str:
     return "-".join(word.capitalize() for word in name.split("-"))
 
 
+#: RFC 9110 section 5.1: a field name is a token (section 5.6.2).
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Section 5.5: visible characters and obs-text, with spaces and tabs only inside.
+_FIELD_VALUE = re.compile(
+    r"(?:[\x21-\x7e\x80-\xff](?:[\x21-\x7e\x80-\xff \t]*[\x21-\x7e\x80-\xff])?)?"
+)
+_CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 class HTTPHeaders(MutableMapping[str, str]):
     """A case-insensitive dict of headers that keeps every value of a repeated header.
 
@@ -260,6 +269,44 @@ class HTTPHeaders(MutableMapping[str, str]):
     def add(self, name: str, value: str) -> None:
         """Add a value for ``name`` without replacing earlier ones."""
         self._values.setdefault(_normalize_header(name), []).append(value)
+
+    def parse_line(self, line: str, *, _chars_are_bytes: bool = True) -> None:
+        """Add one ``Name: value`` line (its CRLF or LF optional), as Tornado 6.6.1 does: an
+        empty line adds nothing; a folded line (RFC 9112 section 5.2: Tornado 6.6 dropped
+        folding), a line without a colon, or a name or value outside RFC 9110 section 5's
+        grammar raises HTTPInputError. ``_chars_are_bytes=False`` (multipart part headers)
+        allows any character in a value but controls."""
+        if line.endswith("\n"):
+            line = line[:-2] if line.endswith("\r\n") else line[:-1]
+        if not line:
+            return
+        if line[0] in " \t":
+            raise HTTPInputError("header line cannot start with whitespace, folding not supported")
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise HTTPInputError("no colon in header line")
+        if not _FIELD_NAME.fullmatch(name):
+            raise HTTPInputError(f"Invalid header name {name!r}")
+        value = value.strip(" \t")
+        if _chars_are_bytes:
+            valid = _FIELD_VALUE.fullmatch(value) is not None
+        else:
+            valid = _CONTROL_IN_VALUE.search(value) is None
+        if not valid:
+            raise HTTPInputError(f"Invalid header value {value!r}")
+        self.add(name, value)
+
+    @classmethod
+    def parse(cls, headers: str, *, _chars_are_bytes: bool = True) -> HTTPHeaders:
+        """Headers from a block of ``Name: value`` lines (`parse_line`'s rules for each);
+        programs that parse multipart parts or raw requests themselves call it."""
+        parsed = cls()
+        start = 0
+        while (end := headers.find("\n", start)) != -1:
+            parsed.parse_line(headers[start : end + 1], _chars_are_bytes=_chars_are_bytes)
+            start = end + 1
+        parsed.parse_line(headers[start:], _chars_are_bytes=_chars_are_bytes)
+        return parsed
 
     def get_list(self, name: str) -> list[str]:
         """All values of ``name``, in arrival order (an empty list when absent)."""
