@@ -327,10 +327,18 @@ def _head_size(message: object) -> int:
     return size
 
 
+class _Unset:
+    """No close callback was chosen (None is a choice: nothing is called)."""
+
+
+_NO_CHOICE = _Unset()
+
+
 class _RequestConnection:
     """The engine's side of one request: implements ``httputil.RequestConnection``."""
 
     __slots__ = (
+        "_close_callback",
         "_context",
         "_finished",
         "_last_write",
@@ -347,6 +355,9 @@ class _RequestConnection:
 
     def __init__(self, server: EngineServer, request: BaseRequest) -> None:
         self._server = server
+        # What a client's leaving calls: the handler's on_connection_close unless the
+        # program chose another callback (or None) with set_close_callback.
+        self._close_callback: Callable[[], object] | _Unset | None = _NO_CHOICE
         # The context variables as the request found them, before any hook ran.
         self._context = contextvars.copy_context()
         self._request: BaseRequest | None = request
@@ -464,6 +475,12 @@ class _RequestConnection:
         read, under the server's ``body_timeout``, before the handler ran: no read is left
         for this timeout to bound."""
 
+    def set_close_callback(self, callback: Callable[[], object] | None) -> None:
+        """Call ``callback`` instead of the handler's ``on_connection_close`` if the client
+        leaves before the response is finished (Tornado's HTTP1Connection has one such
+        callback, which RequestHandler sets to its on_connection_close); None: nothing."""
+        self._close_callback = callback
+
     def finished(self) -> asyncio.Future[None]:
         """Resolves when the response has been finished (or the client went away)."""
         if self._finished is None:
@@ -483,8 +500,13 @@ class _RequestConnection:
             and self.websocket is None
             and not isinstance(handler, WebSocketHandler)
         ):
+            callback = self._close_callback
+            self._close_callback = None
+            if isinstance(callback, _Unset):
+                callback = handler.on_connection_close
             try:
-                handler.on_connection_close()
+                if callback is not None:
+                    callback()
             except Exception:
                 app_log.error("Exception in on_connection_close", exc_info=True)
 
