@@ -423,6 +423,10 @@ def test_legacy_test_module_runs_unchanged(
             env["PYTHONPATH"] = os.pathsep.join([str(poison), str(REPO)])
         else:
             command = [sys.executable, "-m", *args]
+            if runner == "pytest":
+                # On real Tornado this project's pytest plugin (an entry point wherever the
+                # package is installed, even a stale editable install) is not the app's.
+                command[3:3] = ["-p", "no:tornado_ws_compat"]
             env.pop("PYTHONPATH", None)
         done = subprocess.run(
             command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
