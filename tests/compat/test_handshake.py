@@ -336,23 +336,6 @@ async def test_subprotocol_with_aiohttp_client(diff: Differ) -> None:
     assert reference.client == {"protocol": "b", "message": "'b'"}
 
 
-def without_empty_content_length(scenario: Any) -> Any:
-    """``scenario`` with a ``Content-Length: 0`` response header left out (on either side).
-
-    Our bare 400 carries ``Content-Length: 0`` and Tornado's none; the issue accepts that (see
-    ``test_intentional_differences.py::test_missing_host_400_content_length_intentional_difference``),
-    so the identity check below ignores exactly that header and nothing else.
-    """
-
-    async def filtered(side: Side) -> dict[str, Any]:
-        observed: dict[str, Any] = await scenario(side)
-        if observed["headers"].get("content-length") == ["0"]:
-            del observed["headers"]["content-length"]
-        return observed
-
-    return filtered
-
-
 _MALFORMED_PREFIX = "Malformed HTTP message from 127.0.0.1: "
 
 
@@ -376,7 +359,7 @@ async def test_missing_host_header(diff: Differ) -> None:
     The line's detail text may differ (accepted, /work/bugs/differential.md D10): logger,
     level and the prefix are compared, everything else exactly.
     """
-    scenario = without_empty_content_length(handshake("/echo", {"Host": None}))
+    scenario = handshake("/echo", {"Host": None})
     results = await diff.run(scenario, log_level=0)
     for observed in results.values():
         observed.log = [without_malformed_detail(entry) for entry in observed.log]
@@ -392,9 +375,8 @@ async def test_missing_host_header(diff: Differ) -> None:
 async def test_refused_host_header(diff: Differ, host: str) -> None:
     """Host values outside RFC 3986's host grammar, or with a comma (RFC 9112 section 3.2: a
     400 for more than one Host; a proxy may have joined several with commas): the same bare 400
-    (but for our ``Content-Length: 0`` and ``Connection: close``, the README's documented
-    difference), no hook, and the same INFO line, detail included."""
-    bare = without_empty_content_length(handshake("/echo", {"Host": host}))
+    (the status line alone), no hook, and the same INFO line, detail included."""
+    bare = handshake("/echo", {"Host": host})
 
     async def scenario(side: Side) -> dict[str, Any]:
         observed: dict[str, Any] = await bare(side)

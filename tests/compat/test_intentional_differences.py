@@ -12,7 +12,6 @@ The list (README "Intentional differences from Tornado"):
 - Invalid UTF-8 in a text message: close 1007 before dropping TCP (RFC 6455 section 8.1).
 - Malformed ``Sec-WebSocket-Key``: 400 (RFC 6455 sections 4.2.1 item 5 and 4.2.2).
 - An HTTP/1.0 upgrade request: 400 (RFC 6455 section 4.2.1 item 1).
-- No ``Host``: our bare 400 carries ``Content-Length: 0`` (RFC 9112 sections 3.2 and 6.3).
 - permessage-deflate ``*_no_context_takeover`` offers are accepted by echoing them
   (RFC 7692 sections 7.1.1.1 and 7.1.1.2).
 - Malformed frames: close 1002 before dropping TCP (RFC 6455 section 7.1.7).
@@ -215,42 +214,6 @@ async def test_http10_upgrade_rejected_400_intentional_difference(diff: Differ) 
         ("tornado.access", "WARNING", "400 GET /echo (127.0.0.1) N.NNms"),
         ("tornado.general", "DEBUG", body.decode()),
     ]
-
-
-_MALFORMED_LINE = re.compile(r"Malformed HTTP message from 127\.0\.0\.1: \S.*")
-
-
-@pytest.mark.asyncio
-async def test_missing_host_400_content_length_intentional_difference(diff: Differ) -> None:
-    """A request without Host gets a bare 400; ours adds ``Content-Length: 0``.
-
-    RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host; both
-    do, with an empty body, and close the connection. Our 400 delimits its empty body with
-    ``Content-Length: 0`` (RFC 9112 section 6.3), Tornado's sends no header at all and relies
-    on the connection close; a client reads the same empty body either way. Both write one
-    INFO line on tornado.general, ``Malformed HTTP message from 127.0.0.1: <detail>``; the
-    detail text differs (Tornado's ``Missing Host header``, aiohttp's text in ours) and is
-    not compared, here or in ``test_handshake.py::test_missing_host_header``.
-    """
-
-    async def scenario(side: Side) -> dict[str, Any]:
-        client = await side.raw()
-        response = await client.handshake("/echo", side.ws_headers({"Host": None}))
-        rest = await asyncio.wait_for(client.reader.read(), TIMEOUT)
-        return {**response.compared(), "after": rest}
-
-    results = await diff.run(scenario, log_level=0)
-    tornado, ours = results["tornado"], results["ours"]
-    bare_400 = {"status": 400, "reason": "Bad Request", "body": b"", "after": b""}
-    assert tornado.client == {**bare_400, "headers": {}}
-    assert ours.client == {**bare_400, "headers": {"content-length": ["0"]}}
-    assert_same(results, "server")
-    assert ours.server == []
-    for observed in (tornado, ours):
-        assert len(observed.log) == 1, observed.log
-        logger, level, line = observed.log[0]
-        assert (logger, level) == ("tornado.general", "INFO")
-        assert _MALFORMED_LINE.fullmatch(line), line
 
 
 @pytest.mark.asyncio

@@ -94,6 +94,26 @@ class _HandedOver(web.StreamResponse):
         return None
 
 
+class _BadRequest(web.StreamResponse):
+    """Tornado 6.6.1's answer to a malformed request (tornado.http1connection): the status
+    line alone, ``HTTP/1.1 400 Bad Request`` and an empty head, whatever the request's
+    version, then the connection closed."""
+
+    async def prepare(self, request: BaseRequest) -> None:
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+
+def _bad_request() -> _BadRequest:
+    refusal = _BadRequest(status=400)
+    refusal.force_close()  # aiohttp's loop then closes the connection
+    return refusal
+
+
 class _UpgradeResponse(web.StreamResponse):
     # As aiohttp's WebSocketResponse: a 101 has no body, so no length or chunking.
     _length_check = False
@@ -887,9 +907,7 @@ class _Protocol(AiohttpProtocol, _NoSecondNodelay):
             # A client error, not ours: one line, no traceback, and a bare 400 as
             # tornado.http1connection answers "Malformed HTTP message".
             gen_log.info("Malformed HTTP message from %s: %s", request.remote, exc.message)
-            response = web.Response(status=400)
-            response.force_close()
-            return response
+            return _bad_request()
         return super().handle_error(request, status, exc, message)
 
 
@@ -1276,8 +1294,7 @@ class EngineServer:
                     "Content-Length too long" if length is not None else "chunked body too large"
                 )
                 gen_log.info("Malformed HTTP message from %s: %s", aio_request.remote, too_long)
-                refusal = web.Response(status=400)
-                refusal.force_close()
+                refusal = _bad_request()
                 await refusal.prepare(aio_request)
                 await refusal.write_eof()
                 # Close now: aiohttp would otherwise linger, reading the unwanted body.
@@ -1310,9 +1327,7 @@ class EngineServer:
         except HTTPError as exc:
             # Tornado 6.6.1 refuses such a request before any handler: a bare 400, one line.
             gen_log.info("Malformed HTTP message from %s: %s", aio_request.remote, exc.log_message)
-            refusal = web.Response(status=400)
-            refusal.force_close()
-            return refusal
+            return _bad_request()
         application = self.application
         try:
             handler_class, kwargs, args, path_kwargs = application.find_handler(request)
