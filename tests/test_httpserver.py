@@ -217,6 +217,32 @@ async def test_a_malformed_request_gets_tornados_exact_bytes(request_bytes: byte
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["close", "keep-alive"])
+async def test_an_http10_request_gets_tornados_head(keep_alive: bool) -> None:
+    """Tornado 6.6.1 answers HTTP/1.0 with an HTTP/1.1 status line, and a kept HTTP/1.0
+    connection with ``Connection: Keep-Alive``; then serves the next request on it."""
+    connection = b"Connection: keep-alive\r\n" if keep_alive else b""
+    request = b"GET / HTTP/1.0\r\n" + connection + b"\r\n"
+    post = b"POST / HTTP/1.0\r\nContent-Length: 2\r\n" + connection + b"\r\nab"
+
+    async def scenario(side: str) -> Any:
+        async with serving(side) as server:
+            if not keep_alive:
+                return [
+                    normalise(await exchange(port_of(server), data)) for data in (request, post)
+                ]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server))
+            answers = []
+            for data in (request, post):
+                writer.write(data)
+                answers.append(normalise(await read_response(reader)))
+            writer.close()
+            return answers
+
+    await both(scenario)
+
+
+@pytest.mark.asyncio
 async def test_max_buffer_size_is_the_default_body_limit() -> None:
     async def scenario(side: str) -> Any:
         async with serving(side, max_buffer_size=200) as server:

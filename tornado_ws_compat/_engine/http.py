@@ -114,6 +114,35 @@ def _bad_request() -> _BadRequest:
     return refusal
 
 
+async def _write_tornado_head(self: web.StreamResponse) -> None:
+    """aiohttp's ``_write_headers`` with Tornado 6.6.1's head for an HTTP/1.0 request
+    (tornado.http1connection): the status line says HTTP/1.1, the server's own version
+    (RFC 9110 section 2.5), and a connection kept alive is told ``Connection: Keep-Alive``."""
+    request = self._req
+    writer = self._payload_writer
+    if request is None or writer is None or request.version != HttpVersion10:
+        await web.StreamResponse._write_headers(self)
+        return
+    headers = self._headers
+    if headers.get("Connection") == "keep-alive":  # (aiohttp's: the connection is kept)
+        headers["Connection"] = "Keep-Alive"
+    await writer.write_headers(f"HTTP/1.1 {self._status} {self._reason}", headers)
+    if self._send_headers_immediately:
+        writer.send_headers()
+
+
+class _Response(web.Response):
+    """A whole response, with Tornado's head (see _write_tornado_head)."""
+
+    _write_headers = _write_tornado_head
+
+
+class _StreamResponse(web.StreamResponse):
+    """A response written in parts, with Tornado's head (see _write_tornado_head)."""
+
+    _write_headers = _write_tornado_head
+
+
 class _UpgradeResponse(web.StreamResponse):
     # As aiohttp's WebSocketResponse: a 101 has no body, so no length or chunking.
     _length_check = False
@@ -434,7 +463,7 @@ class _RequestConnection:
         self, status: int, reason: str, headers: HTTPHeaders, chunk: bytes, finishing: bool
     ) -> asyncio.Future[None]:
         if finishing and self._stream is None and self._last_write is None:
-            self.response = web.Response(
+            self.response = _Response(
                 status=status, reason=reason, headers=_aiohttp_headers(headers), body=chunk
             )
             done: asyncio.Future[None] = self._loop.create_future()
@@ -463,7 +492,7 @@ class _RequestConnection:
             await previous
         try:
             if self._stream is None:
-                self._stream = web.StreamResponse(
+                self._stream = _StreamResponse(
                     status=status, reason=reason, headers=_aiohttp_headers(headers)
                 )
                 request = self._aiohttp_request()
@@ -1269,7 +1298,7 @@ class EngineServer:
             # handler runs, so nothing waits for a connection that is gone.
             return web.Response(status=400)
         if self.shutting_down:
-            return web.Response(status=503, text="Server is shutting down")
+            return _Response(status=503, text="Server is shutting down")
         request_connection = _RequestConnection(self, aio_request)
         peer = transport.get_extra_info("peername")
         body = b""
@@ -1334,7 +1363,7 @@ class EngineServer:
             handler = handler_class(application, request, **kwargs)
         except Exception:
             app_log.error("Uncaught exception %s %s", request.method, request.uri, exc_info=True)
-            return web.Response(status=500, text="Internal Server Error")
+            return _Response(status=500, text="Internal Server Error")
         request_connection.handler = handler
         protocol = aio_request.protocol
         self.pending[protocol] = request_connection
@@ -1361,7 +1390,7 @@ class EngineServer:
             transport = aio_request.transport
             if transport is not None and not transport.is_closing():
                 gen_log.error("Handler %r produced no response", handler)
-            return web.Response(status=500, text="Internal Server Error")
+            return _Response(status=500, text="Internal Server Error")
         if self.no_keep_alive:
             response.force_close()
         return response
