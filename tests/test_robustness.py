@@ -120,6 +120,50 @@ async def test_graceful_shutdown_closes_with_1001_after_pending_frames() -> None
             assert closes(recorder.events) == 3
 
 
+class Page(web.RequestHandler):
+    def initialize(self, entered: asyncio.Event, release: asyncio.Event) -> None:
+        self.entered = entered
+        self.release = release
+
+    async def get(self) -> None:
+        if self.get_argument("wait", None):
+            self.entered.set()
+            await self.release.wait()
+        self.write("page")
+
+
+@pytest.mark.asyncio
+async def test_shutdown_closes_idle_connections_and_finishes_requests_in_progress() -> None:
+    # A shutdown with a long timeout ends as soon as the requests in progress have ended:
+    # then connections waiting for a request (kept alive after one, or that never sent a
+    # byte) are closed instead of holding the shutdown for its whole timeout.
+    entered, release = asyncio.Event(), asyncio.Event()
+    app = web.Application([("/page", Page, {"entered": entered, "release": release})])
+    async with running(app) as server:
+        kept = await asyncio.open_connection("127.0.0.1", server.port)
+        kept[1].write(b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await asyncio.wait_for(kept[0].readuntil(b"page"), TIMEOUT)).startswith(
+            b"HTTP/1.1 200"
+        )
+        silent = await asyncio.open_connection("127.0.0.1", server.port)
+        busy = await asyncio.open_connection("127.0.0.1", server.port)
+        busy[1].write(b"GET /page?wait=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.wait_for(entered.wait(), TIMEOUT)
+        shutdown = asyncio.ensure_future(server.shutdown(3600))
+        # While a request is in progress, the others may still ask (and get a 503).
+        kept[1].write(b"GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+        refused = await asyncio.wait_for(kept[0].readuntil(b"\r\n\r\n"), TIMEOUT)
+        assert refused.startswith(b"HTTP/1.1 503"), refused
+        release.set()
+        answer = await asyncio.wait_for(busy[0].read(), TIMEOUT)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"page"), answer
+        await asyncio.wait_for(silent[0].read(), TIMEOUT)  # (EOF: closed, not timed out)
+        await asyncio.wait_for(kept[0].read(), TIMEOUT)
+        await asyncio.wait_for(shutdown, TIMEOUT)
+        for _reader, writer in (kept, silent, busy):
+            writer.close()
+
+
 @pytest.mark.asyncio
 async def test_requests_during_shutdown_get_503() -> None:
     recorder = Recorder()

@@ -1455,6 +1455,15 @@ class EngineServer:
         for connection in list(self.websockets):
             connection.abort()
         if self._server is not None:
+            # Connections waiting for a request (idle keep-alive ones, or ones that never
+            # sent a byte) are closed now, as nginx and Tornado's close_all_connections close
+            # them: aiohttp's shutdown would wait out the rest of the timeout for a request
+            # on each. A request read or in progress still gets the rest of the timeout.
+            for protocol in self._server.connections:
+                if protocol._state or not (  # type: ignore[attr-defined]
+                    protocol._request_in_progress or protocol._messages
+                ):
+                    protocol.force_close()
             # aiohttp reads a timeout of 0 as "no timeout"; idle keep-alive connections
             # would then hold the shutdown for their whole keep-alive period.
             await self._server.shutdown(max(0.05, deadline - loop.time()))
