@@ -14,7 +14,7 @@ import tornado.iostream
 import tornado.routing
 import tornado.wsgi
 
-from tornado_ws_compat import auth, iostream, process, routing, web, wsgi
+from tornado_ws_compat import auth, iostream, routing, web, wsgi
 from tornado_ws_compat.alias import tornado_alias
 from tornado_ws_compat.errors import NotSupportedError
 from tornado_ws_compat.ioloop import IOLoop
@@ -79,7 +79,6 @@ class _Login(web.RequestHandler, auth.GoogleOAuth2Mixin):
     ("use", "named"),
     [
         (lambda: iostream.IOStream(object()), "tornado.iostream.IOStream"),
-        (lambda: process.Subprocess(["true"]), "tornado.process.Subprocess"),
         (lambda: wsgi.WSGIContainer(lambda e, s: []), "tornado.wsgi.WSGIContainer"),
         (lambda: routing.RuleRouter([]), "tornado.routing.RuleRouter"),
         (

@@ -16,14 +16,19 @@ them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from subprocess import CalledProcessError
 from types import FrameType
 from typing import Any
 
-from tornado_ws_compat.errors import NotSupportedError
+from tornado_ws_compat.ioloop import IOLoop
+from tornado_ws_compat.iostream import PipeIOStream
 from tornado_ws_compat.log import gen_log
 
 __all__ = ["CalledProcessError", "Subprocess", "cpu_count", "fork_processes", "task_id"]
@@ -157,12 +162,111 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
 
 
 class Subprocess:
-    """Not provided: Tornado's wrapper streams the pipes through ``IOStream``, which this engine
-    does not have. Use :func:`asyncio.create_subprocess_exec`; constructing one raises
-    :class:`~tornado_ws_compat.errors.NotSupportedError`."""
+    """``subprocess.Popen`` whose pipes may be `PipeIOStream` objects, with an exit callback.
+
+    Takes Popen's arguments; ``stdin``, ``stdout`` or ``stderr`` given as `STREAM` become
+    `~tornado_ws_compat.iostream.PipeIOStream` attributes (the caller closes them), the others
+    are Popen's. `set_exit_callback` and `wait_for_exit` learn of the exit from a pidfd on the
+    loop (Linux 5.3+), else from a thread waiting for it; Tornado 6.6.1 installs a SIGCHLD
+    handler instead, which `initialize` and `uninitialize` manage there and need not here.
+    """
+
+    STREAM = object()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotSupportedError(
-            "tornado.process.Subprocess is not provided by tornado_ws_compat: use "
-            "asyncio.create_subprocess_exec"
-        )
+        self.io_loop = IOLoop.current()
+        created: list[int] = []  # every descriptor made here, closed if Popen fails
+        child_ends: list[int] = []  # the child's ends, closed here once it has them
+        streams: dict[str, PipeIOStream] = {}
+        try:
+            for name in ("stdin", "stdout", "stderr"):
+                if kwargs.get(name) is Subprocess.STREAM:
+                    read_end, write_end = os.pipe()
+                    created += (read_end, write_end)
+                    ours, theirs = (
+                        (write_end, read_end) if name == "stdin" else (read_end, write_end)
+                    )
+                    kwargs[name] = theirs
+                    child_ends.append(theirs)
+                    streams[name] = PipeIOStream(ours)
+            self.proc = subprocess.Popen(*args, **kwargs)
+        except BaseException:
+            for fd in created:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass  # already closed by its stream's FileIO
+            raise
+        for fd in child_ends:
+            os.close(fd)
+        self.pid = self.proc.pid
+        self.stdin: Any = streams.get("stdin", self.proc.stdin)
+        self.stdout: Any = streams.get("stdout", self.proc.stdout)
+        self.stderr: Any = streams.get("stderr", self.proc.stderr)
+        self.returncode: int | None = None
+        self._exit_callback: Callable[[int], None] | None = None
+        self._watching = False
+
+    def set_exit_callback(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(returncode)`` on the loop once the process has exited (a negative
+        code is the signal that ended it)."""
+        self._exit_callback = callback
+        if self.returncode is not None:
+            self.io_loop.add_callback(self._exited, self.returncode)
+        elif not self._watching:
+            self._watching = True
+            self._watch_exit()
+
+    def wait_for_exit(self, raise_error: bool = True) -> asyncio.Future[int]:
+        """A future of the exit status; a non-zero one fails it with
+        ``subprocess.CalledProcessError`` unless ``raise_error`` is false (Tornado 4.2)."""
+        future: asyncio.Future[int] = self.io_loop.asyncio_loop.create_future()
+
+        def exited(returncode: int) -> None:
+            if future.done():
+                return
+            if returncode != 0 and raise_error:
+                # Tornado 6.6.1 no longer has the command here either.
+                future.set_exception(CalledProcessError(returncode, "unknown"))
+            else:
+                future.set_result(returncode)
+
+        self.set_exit_callback(exited)
+        return future
+
+    @classmethod
+    def initialize(cls) -> None:
+        """Nothing to install: exits are watched per process, not with SIGCHLD."""
+
+    @classmethod
+    def uninitialize(cls) -> None:
+        """Nothing to remove (see `initialize`)."""
+
+    def _watch_exit(self) -> None:
+        loop = self.io_loop.asyncio_loop
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # not Linux 5.3+, or already reaped
+            thread = threading.Thread(target=self._wait_in_thread, args=(loop,), daemon=True)
+            thread.start()
+            return
+
+        def readable() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._exited(self.proc.wait())
+
+        loop.add_reader(pidfd, readable)
+
+    def _wait_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        returncode = self.proc.wait()
+        try:
+            loop.call_soon_threadsafe(self._exited, returncode)
+        except RuntimeError:  # the loop is closed: nobody is left to tell
+            pass
+
+    def _exited(self, returncode: int) -> None:
+        self.returncode = returncode
+        callback, self._exit_callback = self._exit_callback, None
+        if callback is not None:
+            callback(returncode)
