@@ -20,7 +20,7 @@ import socket
 import time
 import urllib.parse
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, overload
 
 from tornado_ws_compat.errors import HTTPError
 from tornado_ws_compat.escape import parse_qs_bytes
@@ -33,21 +33,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AddressSet",
+    "HTTPConnection",
     "HTTPFile",
     "HTTPHeaders",
     "HTTPInputError",
+    "HTTPMessageDelegate",
     "HTTPOutputError",
+    "HTTPServerConnectionDelegate",
     "HTTPServerRequest",
     "ParseBodyConfig",
     "ParseMultipartConfig",
     "ParseUrlEncodedConfig",
     "RequestConnection",
+    "RequestStartLine",
+    "ResponseStartLine",
     "WebSocketChannel",
     "format_timestamp",
     "parse_body_arguments",
     "parse_cookie",
     "parse_multipart_form_data",
     "parse_qs_bytes",
+    "parse_request_start_line",
+    "parse_response_start_line",
     "responses",
     "set_parse_body_config",
     "url_concat",
@@ -342,6 +349,10 @@ class HTTPHeaders(MutableMapping[str, str]):
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({dict(self.get_all())!r})"
 
+    def __str__(self) -> str:
+        # Tornado 6.6.1: one "Name: value" line per value (programs log headers with it).
+        return "".join(f"{name}: {value}\n" for name, value in self.get_all())
+
 
 def _unquote_cookie(value: str) -> str:
     """Undo the double quotes and backslash escapes of a cookie value (RFC 6265 4.1.1)."""
@@ -573,6 +584,109 @@ class RequestConnection(Protocol):
         handshake set are to be seen by the connection's later hooks."""
 
 
+class RequestStartLine(NamedTuple):
+    """An HTTP/1.x request line's parts."""
+
+    method: str
+    path: str
+    version: str
+
+
+class ResponseStartLine(NamedTuple):
+    """An HTTP/1.x status line's parts."""
+
+    version: str
+    code: int
+    reason: str
+
+
+# RFC 9112 section 3 (request-line) and 4 (status-line): a token method, a target of visible
+# characters, HTTP/d.d; a reason phrase of visible characters, spaces and tabs, or none.
+_VISIBLE = r"[\x21-\x7e\x80-\xff]"
+_REQUEST_LINE = re.compile(rf"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ({_VISIBLE}+) (HTTP/[0-9]\.[0-9])")
+_STATUS_LINE = re.compile(rf"(HTTP/[0-9]\.[0-9]) ([0-9]{{3}}) ((?:[\t ]|{_VISIBLE})+)?")
+
+
+def parse_request_start_line(line: str) -> RequestStartLine:
+    """``"GET /foo HTTP/1.1"`` as a `RequestStartLine`; `HTTPInputError` if malformed or not
+    HTTP/1.x (Tornado 6.6.1's messages)."""
+    match = _REQUEST_LINE.fullmatch(line)
+    if match is None:
+        raise HTTPInputError("Malformed HTTP request line")
+    parsed = RequestStartLine(*match.groups())
+    if not parsed.version.startswith("HTTP/1"):
+        raise HTTPInputError(f"Unexpected HTTP version {parsed.version!r}")
+    return parsed
+
+
+def parse_response_start_line(line: str) -> ResponseStartLine:
+    """``"HTTP/1.1 200 OK"`` as a `ResponseStartLine`; `HTTPInputError` if malformed or not
+    HTTP/1.x."""
+    match = _STATUS_LINE.fullmatch(line)
+    if match is None:
+        raise HTTPInputError("Error parsing response start line")
+    version, code, reason = match.groups()
+    if not version.startswith("HTTP/1"):
+        raise HTTPInputError(f"Unexpected HTTP version {version!r}")
+    return ResponseStartLine(version, int(code), reason)
+
+
+class HTTPServerConnectionDelegate:
+    """Tornado's interface of what serves a connection's requests (``Application`` is one).
+
+    Defined so that programs' subclasses import and construct; this engine serves only an
+    ``Application``: ``HTTPServer`` given another delegate raises ``NotSupportedError``.
+    """
+
+    def start_request(self, server_conn: object, request_conn: HTTPConnection) -> Any:
+        """Return the `HTTPMessageDelegate` for a new request; subclasses implement it."""
+        raise NotImplementedError()
+
+    def on_close(self, server_conn: object) -> None:
+        """The connection ``server_conn`` has closed."""
+
+
+class HTTPMessageDelegate:
+    """Tornado's interface of what receives one HTTP message; every method does nothing."""
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        """The start line and headers have arrived."""
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """A chunk of the body has arrived."""
+        return None
+
+    def finish(self) -> None:
+        """The whole message has arrived."""
+
+    def on_connection_close(self) -> None:
+        """The connection closed before the message was complete."""
+
+
+class HTTPConnection:
+    """Tornado's interface of the side that writes a response; subclasses implement it."""
+
+    def write_headers(
+        self,
+        start_line: RequestStartLine | ResponseStartLine,
+        headers: HTTPHeaders,
+        chunk: bytes | None = None,
+    ) -> Awaitable[None]:
+        """Write the start line and headers (and a first chunk)."""
+        raise NotImplementedError()
+
+    def write(self, chunk: bytes) -> Awaitable[None]:
+        """Write a chunk of the body."""
+        raise NotImplementedError()
+
+    def finish(self) -> None:
+        """The message is complete."""
+        raise NotImplementedError()
+
+
 class HTTPServerRequest:
     """A single HTTP request, with Tornado's attribute names.
 
@@ -597,7 +711,13 @@ class HTTPServerRequest:
         protocol: str = "http",
         xheaders: bool = False,
         trusted_downstream: Iterable[str] = (),
+        *,
+        files: dict[str, list[Any]] | None = None,
+        start_line: RequestStartLine | None = None,
+        server_connection: object | None = None,
     ) -> None:
+        if start_line is not None:  # Tornado 6.6.1's form of method, uri and version
+            method, uri, version = start_line
         self.method = method
         self.uri = uri
         self.version = version
@@ -634,7 +754,8 @@ class HTTPServerRequest:
         self._query_arguments: dict[str, list[bytes]] | None = None
         self._body_arguments: dict[str, list[bytes]] | None = None
         self._arguments: dict[str, list[bytes]] | None = None
-        self._files: dict[str, list[Any]] = {}
+        self._files: dict[str, list[Any]] = files if files is not None else {}
+        self.server_connection = server_connection
         self._start_time = time.time()
         self._finish_time: float | None = None
         self._cookies: http.cookies.SimpleCookie | None = None

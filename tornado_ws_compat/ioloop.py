@@ -378,6 +378,26 @@ class IOLoop:
             )
         if impl is not None and not (isinstance(impl, type) and issubclass(impl, IOLoop)):
             raise RuntimeError("only AsyncIOLoop is allowed when asyncio is available")
+        IOLoop._configured = impl
+
+    _configured: type[IOLoop] | None = None
+
+    @classmethod
+    def configurable_base(cls) -> type[IOLoop]:
+        """The class whose `configure` chooses the implementation (Tornado's Configurable)."""
+        return IOLoop
+
+    @classmethod
+    def configurable_default(cls) -> type[IOLoop]:
+        """``AsyncIOLoop``, the only implementation (Tornado 6.6.1)."""
+        from tornado_ws_compat.platform.asyncio import AsyncIOLoop
+
+        return AsyncIOLoop
+
+    @classmethod
+    def configured_class(cls) -> type[IOLoop]:
+        """The class `configure` chose, else `configurable_default`."""
+        return IOLoop._configured or cls.configurable_default()
 
     @staticmethod
     def split_fd(fd: Any) -> tuple[int, Any]:

@@ -1752,12 +1752,13 @@ def _host_regex(host_pattern: str) -> re.Pattern[str]:
     return re.compile(host_pattern if host_pattern.endswith("$") else host_pattern + "$")
 
 
-class Application:
+class Application(httputil.HTTPServerConnectionDelegate):
     """A collection of routes and settings (``tornado.web.Application``).
 
     ``Application(handlers, default_host=None, transforms=None, **settings)``;
     ``listen(port)`` serves it on the running (or soon running) asyncio loop through the
-    aiohttp engine.
+    aiohttp engine. An ``HTTPServerConnectionDelegate``, as in Tornado, for ``isinstance``;
+    the engine, not ``start_request``, feeds it requests.
     """
 
     def __init__(
@@ -1898,6 +1899,13 @@ class Application:
                 handler._request_summary(),
                 1000.0 * handler.request.request_time(),
             )
+
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> Any:
+        """Tornado's entry for an ``HTTP1Connection``; the engine serves requests itself."""
+        raise NotSupportedError(
+            "tornado.web.Application.start_request is not provided by tornado_ws_compat: "
+            "the engine (aiohttp) parses HTTP and serves the application"
+        )
 
     def listen(
         self,
