@@ -85,5 +85,5 @@ def test_interfaces_and_start_lines_match_tornado() -> None:
 
 
 def test_application_start_request_names_itself() -> None:
-    with pytest.raises(NotImplementedError, match="Application.start_request"):
+    with pytest.raises(NotImplementedError, match=r"Application\.start_request"):
         web.Application([]).start_request(None, httputil.HTTPConnection())
