@@ -63,10 +63,17 @@ class Program:
         self.stderr = b""
 
     @classmethod
-    async def start(cls, script: str, args: list[str], ours: bool, poison: Path) -> Program:
+    async def start(
+        cls, script: str, args: list[str], ours: bool, poison: Path, swapped: Path | None = None
+    ) -> Program:
+        """Under ``run`` (``ours``), on real Tornado, or, given ``swapped`` (the programs with
+        their imports changed to ``tornado_ws_compat``), under plain ``python``."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        apps = APPS if swapped is None else swapped
         if ours:
-            command = [sys.executable, "-m", "tornado_ws_compat", "run"]
+            command = (
+                [sys.executable] if swapped else [sys.executable, "-m", "tornado_ws_compat", "run"]
+            )
             env["PYTHONPATH"] = os.pathsep.join([str(poison), str(REPO)])
             if "uvloop" not in type(asyncio.get_running_loop()).__module__:
                 env["TORNADO_WS_COMPAT_NO_UVLOOP"] = "1"
@@ -75,11 +82,11 @@ class Program:
             env.pop("PYTHONPATH", None)
         process = await asyncio.create_subprocess_exec(
             *command,
-            str(APPS / script),
+            str(apps / script),
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            cwd=APPS,
+            cwd=apps,
             env=env,
         )
         program = cls(process)
@@ -314,6 +321,39 @@ async def tornado4_feed(session: aiohttp.ClientSession, base: str) -> Transcript
     return out
 
 
+async def command_console(session: aiohttp.ClientSession, base: str) -> Transcript:
+    ws_url = base + "/console"  # aiohttp sends the jar's cookies to http:// URLs
+    out: Transcript = []
+    async with session.get(base + "/status", allow_redirects=False) as response:
+        out.append([response.status, response.headers.get("Location")])
+    out.append(await _page(session, "GET", base + "/login?next=%2Fstatus"))
+    out.append(await _page(session, "POST", base + "/login", data={"name": "ops"}))
+    headers = {"X-Real-Ip": "10.0.0.7", "X-Scheme": "https"}
+    out.append(await _page(session, "GET", base + "/status", headers=headers))
+    async with aiohttp.ClientSession() as stranger:
+        async with stranger.ws_connect(ws_url) as ws:
+            out.append(await _receive(ws))
+    async with session.ws_connect(ws_url) as ws:
+        out.append(await _receive(ws))
+        await ws.send_str(json.dumps({"id": "a", "run": "count", "args": ["3"]}))
+        await ws.send_str(json.dumps({"id": "b", "run": "fail"}))  # waits for the one slot
+        out += [await _receive(ws) for _ in range(8)]
+        await ws.send_str(json.dumps({"id": "c", "run": "upper"}))
+        out.append(await _receive(ws))
+        for text in ("hello", "tornado <3"):
+            await ws.send_str(json.dumps({"id": "c", "stdin": text}))
+            out.append(await _receive(ws))
+        await ws.send_str(json.dumps({"id": "c", "eof": True}))
+        out.append(await _receive(ws))
+        await ws.send_str(json.dumps({"id": "d", "run": "rm"}))
+        out.append(await _receive(ws))
+        await ws.send_str("{not json")
+        out.append(await _receive(ws))
+        out.append(await _page(session, "GET", base + "/status"))
+    out.append(await _page(session, "GET", base + "/history"))
+    return out
+
+
 HTML = "text/html; charset=UTF-8"
 
 #: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
@@ -348,20 +388,29 @@ PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("game_lobby.py", ["--turn_seconds=60"], game_lobby),
     ("notebook/notebook.py", [], notebook),
     ("tornado4_feed.py", ["{port}"], tornado4_feed),
+    ("command_console.py", ["--logging=error"], command_console),
 ]
+
+#: Programs whose stderr (no timestamps in it) is compared too.
+COMPARE_STDERR = {"command_console.py"}
 
 _tornado_transcripts: dict[str, Transcript] = {}
 
 
 async def _transcript(
-    script: str, args: list[str], drive: Driver, ours: bool, poison: Path
+    script: str,
+    args: list[str],
+    drive: Driver,
+    ours: bool,
+    poison: Path,
+    swapped: Path | None = None,
 ) -> Any:
     for attempt in range(3):
         # A free port can be taken by another process before the program binds it: retry.
         port = str(_free_port())
         try:
             program = await Program.start(
-                script, [arg.replace("{port}", port) for arg in args], ours, poison
+                script, [arg.replace("{port}", port) for arg in args], ours, poison, swapped
             )
             break
         except AssertionError as error:
@@ -370,9 +419,12 @@ async def _transcript(
     try:
         # unsafe: keep the cookies a server at an IP address (127.0.0.1) sets.
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-            return await drive(session, f"http://127.0.0.1:{program.port}")
+            transcript = await drive(session, f"http://127.0.0.1:{program.port}")
     finally:
         await program.stop()
+    if script in COMPARE_STDERR:  # what the program wrote on its way out, after the SIGTERM
+        transcript.append(program.stderr.decode())
+    return transcript
 
 
 @pytest.mark.asyncio
@@ -381,19 +433,51 @@ async def test_legacy_program_runs_unchanged(
     script: str, args: list[str], drive: Driver, poison: Path
 ) -> None:
     ours = await _transcript(script, args, drive, True, poison)
+    assert ours == await _expected(script, args, drive, poison)
+
+
+_IMPORTS = re.compile(r"\btornado(?=\.| import)|^import tornado$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The programs and their modules with every ``tornado`` import changed to
+    ``tornado_ws_compat`` (the README's other way to migrate)."""
+    root = tmp_path_factory.mktemp("swapped")
+    shutil.copytree(APPS, root, dirs_exist_ok=True)
+    for source in root.rglob("*.py"):
+        source.write_text(_IMPORTS.sub("tornado_ws_compat", source.read_text()))
+    return root
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("script", "args", "drive"), PROGRAMS, ids=[p[0] for p in PROGRAMS])
+async def test_legacy_program_runs_with_its_imports_changed(
+    script: str, args: list[str], drive: Driver, poison: Path, swapped: Path
+) -> None:
+    """``from tornado_ws_compat import web`` instead of ``from tornado import web``: under
+    plain ``python``, no alias, real Tornado blocked, the client sees the same."""
+    if "uvloop" not in type(asyncio.get_running_loop()).__module__:
+        pytest.skip("run on uvloop, the default loop, only: the run mode covers both loops")
+    ours = await _transcript(script, args, drive, True, poison, swapped)
+    assert ours == await _expected(script, args, drive, poison)
+
+
+async def _expected(script: str, args: list[str], drive: Driver, poison: Path) -> Transcript:
     if script in PRE_6_TRANSCRIPTS:
         expected = PRE_6_TRANSCRIPTS[script]
     else:
         if script not in _tornado_transcripts:
             _tornado_transcripts[script] = await _transcript(script, args, drive, False, poison)
         expected = _tornado_transcripts[script]
-    assert ours == expected
+    return expected
 
 
 #: The apps' own test modules: the folder copied beside them, the module, its test count.
 TEST_MODULES = {
     "chat": ({"chat_room.py": APPS / "chat_room.py"}, "legacy_test_chat", 3),
     "dashboard": ({"": APPS / "dashboard"}, "legacy_test_dashboard", 7),
+    "console": ({"command_console.py": APPS / "command_console.py"}, "legacy_test_console", 7),
 }
 
 

@@ -576,7 +576,8 @@ class IOLoop:
         self, callback: Callable[..., object], *args: Any, **kwargs: Any
     ) -> None:
         """Like `add_callback` (deprecated since Tornado 6.4)."""
-        warnings.warn("add_callback_from_signal is deprecated", DeprecationWarning, stacklevel=2)
+        # Tornado 6.4+ warns from its own module (no stacklevel): hidden by default, as there.
+        warnings.warn("add_callback_from_signal is deprecated", DeprecationWarning)
         try:
             self.asyncio_loop.call_soon_threadsafe(
                 self._run_callback, _bind(callback, args, kwargs)
