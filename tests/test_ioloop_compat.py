@@ -7,6 +7,7 @@ import concurrent.futures
 import datetime
 import gc
 import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -241,3 +242,40 @@ def test_ioloop_keeps_the_loop_it_was_given(factory: Any) -> None:
         assert io_loop.run_sync(lambda: asyncio.sleep(0, "ran")) == "ran"
     finally:
         io_loop.close()
+
+
+def _any_thread_policy(platform_asyncio: Any, ioloop_module: Any) -> list[Any]:
+    """A Tornado 5-era program: the policy set, then a worker thread runs its own loop."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        policy = platform_asyncio.AnyThreadEventLoopPolicy()
+    previous = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(policy)
+    seen: dict[str, Any] = {}
+
+    def worker() -> None:
+        loop = asyncio.get_event_loop()
+        seen["same loop twice"] = asyncio.get_event_loop() is loop
+        io_loop = ioloop_module.IOLoop.current()
+        seen["its IOLoop"] = io_loop.asyncio_loop is loop
+        seen["run_sync"] = io_loop.run_sync(lambda: asyncio.sleep(0, "done"))
+        loop.close()
+
+    try:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(10)
+    finally:
+        asyncio.set_event_loop_policy(previous)
+    return [[(str(w.message), w.category.__name__) for w in caught], seen]
+
+
+def test_any_thread_event_loop_policy_matches_tornado() -> None:
+    import tornado.platform.asyncio
+
+    from tornado_ws_compat import ioloop as our_ioloop
+    from tornado_ws_compat.platform import asyncio as our_platform
+
+    expected = _any_thread_policy(tornado.platform.asyncio, tornado.ioloop)
+    assert _any_thread_policy(our_platform, our_ioloop) == expected
+    assert expected[1] == {"same loop twice": True, "its IOLoop": True, "run_sync": "done"}

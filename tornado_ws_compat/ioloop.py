@@ -577,7 +577,7 @@ class IOLoop:
     ) -> None:
         """Like `add_callback` (deprecated since Tornado 6.4)."""
         # Tornado 6.4+ warns from its own module (no stacklevel): hidden by default, as there.
-        warnings.warn("add_callback_from_signal is deprecated", DeprecationWarning)
+        warnings.warn("add_callback_from_signal is deprecated", DeprecationWarning, stacklevel=1)
         try:
             self.asyncio_loop.call_soon_threadsafe(
                 self._run_callback, _bind(callback, args, kwargs)

@@ -1707,6 +1707,11 @@ class _Routes:
     def __init__(self, specs: Iterable[RouteSpec] = ()) -> None:
         self.rules: list[URLSpec | tuple[Callable[[HTTPServerRequest], bool], _Routes]] = []
         self.named: dict[str, URLSpec] = {}
+        self.add_rules(specs)
+
+    def add_rules(self, specs: Iterable[RouteSpec]) -> None:
+        """Append routes, tried after those already here (Tornado 4.5's
+        ``app.wildcard_router.add_rules``, which programs use to register routes late)."""
         for spec in specs:
             rule = spec if isinstance(spec, URLSpec) else URLSpec(*spec)
             self.rules.append(rule)
@@ -1805,6 +1810,12 @@ class Application(httputil.HTTPServerConnectionDelegate):
             from tornado_ws_compat import autoreload
 
             autoreload.start()
+
+    @property
+    def wildcard_router(self) -> _Routes:
+        """The routes for any host (the constructor's); ``add_rules([...])`` appends to them,
+        as on Tornado 4.5+."""
+        return self._wildcard
 
     @property
     def rules(self) -> list[URLSpec]:

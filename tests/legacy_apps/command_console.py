@@ -32,9 +32,9 @@ define("slots", default=1, type=int, help="jobs running at once")
 
 PYTHON = [sys.executable, "-u", "-c"]
 COMMANDS = {
-    "count": PYTHON + ["import sys\nfor i in range(int(sys.argv[1])): print('line', i + 1)"],
-    "upper": PYTHON + ["import sys\nfor line in sys.stdin: print(line.strip().upper())"],
-    "fail": PYTHON + ["import sys\nprint('oops')\nsys.exit(3)"],
+    "count": [*PYTHON, "import sys\nfor i in range(int(sys.argv[1])): print('line', i + 1)"],
+    "upper": [*PYTHON, "import sys\nfor line in sys.stdin: print(line.strip().upper())"],
+    "fail": [*PYTHON, "import sys\nprint('oops')\nsys.exit(3)"],
 }
 
 

@@ -45,9 +45,8 @@ class ConsoleTest(AsyncHTTPTestCase):
 
     def test_status_trusts_the_proxy_headers(self):
         cookie = self.login()
-        response = self.fetch(
-            "/status", headers={"Cookie": cookie, "X-Forwarded-For": "10.9.8.7", "X-Scheme": "https"}
-        )
+        proxy = {"X-Forwarded-For": "10.9.8.7", "X-Scheme": "https"}
+        response = self.fetch("/status", headers=dict(proxy, Cookie=cookie))
         status = json.loads(response.body)
         self.assertEqual(status["remote_ip"], "10.9.8.7")
         self.assertEqual(status["scheme"], "https")

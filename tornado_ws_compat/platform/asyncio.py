@@ -9,12 +9,14 @@ keeps working), ``AsyncIOLoop`` is `IOLoop`, and the future converters pass futu
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from tornado_ws_compat.ioloop import IOLoop
+from tornado_ws_compat.ioloop import IOLoop, _new_event_loop
 
 __all__ = [
+    "AnyThreadEventLoopPolicy",
     "AsyncIOLoop",
     "AsyncIOMainLoop",
     "BaseAsyncIOLoop",
@@ -41,6 +43,32 @@ class AsyncIOMainLoop(IOLoop):
 
     def __new__(cls, **kwargs: Any) -> IOLoop:  # type: ignore[misc]
         return IOLoop.current()
+
+
+class AnyThreadEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """An event loop policy whose ``get_event_loop`` creates a loop in any thread, as before
+    Tornado 5.0 (Tornado 5.0; deprecated since 6.2, with its warning). Its loops are this
+    project's: uvloop's unless ``TORNADO_WS_COMPAT_NO_UVLOOP`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        warnings.warn(
+            "AnyThreadEventLoopPolicy is deprecated, use asyncio.run "
+            "or asyncio.new_event_loop instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+
+    def get_event_loop(self) -> asyncio.AbstractEventLoop:
+        try:
+            return super().get_event_loop()
+        except RuntimeError:  # no loop in this (non-main) thread: make one
+            loop = self.new_event_loop()
+            self.set_event_loop(loop)
+            return loop
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return _new_event_loop()
 
 
 def to_tornado_future(asyncio_future: asyncio.Future[T]) -> asyncio.Future[T]:
