@@ -11,7 +11,6 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import operator
 import socket
 import ssl
 import sys
@@ -155,19 +154,14 @@ _HANDED_OVER = _HandedOver(status=101)
 _HANDED_OVER.force_close()  # aiohttp's loop then ends with this request
 
 
-_HEADER_LINE = "{}: {}\r\n".format
-_FIRST = operator.itemgetter(0)
-
-
 def _switching_protocols(headers: HTTPHeaders) -> bytes:
     """The 101 response head: the handler's headers as they are (RFC 9110 section 15.2.2;
     a 1xx response has no content, so no length or transfer coding is added)."""
-    values = headers._values
-    if sum(map(len, values.values())) == len(values):  # one value per name: the usual 101
-        lines = "".join(map(_HEADER_LINE, values, map(_FIRST, values.values())))
-    else:
-        lines = "".join(_HEADER_LINE(name, value) for name, vs in values.items() for value in vs)
-    return f"HTTP/1.1 101 Switching Protocols\r\n{lines}\r\n".encode()
+    # One f-string per line: str.format parses its template at every call.
+    lines = [
+        f"{name}: {value}\r\n" for name, values in headers._values.items() for value in values
+    ]
+    return f"HTTP/1.1 101 Switching Protocols\r\n{''.join(lines)}\r\n".encode()
 
 
 def _single(values: list[str] | None) -> str | None:
