@@ -14,7 +14,6 @@ import functools
 import http.client
 import http.cookies
 import ipaddress
-import itertools
 import re
 import socket
 import time
@@ -903,7 +902,6 @@ _RAW_NAMES: dict[bytes, str] = {}
 # The names of a whole request head, as sent, to their stored names: a client sends the same
 # head (the same names in the same order) request after request.
 _HEAD_NAMES: dict[tuple[bytes, ...], tuple[str, ...]] = {}
-_LATIN1 = itertools.repeat("latin1")
 
 
 def _raw_name(name: bytes) -> str:
@@ -934,9 +932,10 @@ def headers_from_raw(pairs: Iterable[tuple[bytes, bytes]]) -> HTTPHeaders:
         if len(_HEAD_NAMES) < 256:  # bounded, as _RAW_NAMES
             _HEAD_NAMES[names] = keys
     # One field per name (the cache holds only such heads): each name gets a list of its
-    # one value, built without a Python-level step per field.
-    decoded = map(list, zip(map(bytes.decode, raw_values, _LATIN1), strict=True))
-    headers._values = dict(zip(keys, decoded, strict=True))
+    # one value.
+    headers._values = {
+        key: [value.decode("latin1")] for key, value in zip(keys, raw_values, strict=True)
+    }
     return headers
 
 
