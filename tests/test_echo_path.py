@@ -13,6 +13,7 @@ resolve once flushed and fail when the connection goes first, and the failures (
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from typing import Any
 
@@ -33,6 +34,7 @@ from helpers import (
     wait,
 )
 
+from tornado_ws_compat._engine import connection as connection_module
 from tornado_ws_compat.websocket import WebSocketClosedError, WebSocketHandler
 
 pytestmark = pytest.mark.asyncio
@@ -675,4 +677,76 @@ async def test_the_replies_to_one_read_leave_in_one_write_joined_when_small() ->
         ("write", [b"".join(frames[0])]),
         ("writelines", frames[1]),
         ("write", frames[2]),
+    ]
+
+
+class DirectFlood(WebSocketHandler):
+    """On a message: shrinks its socket's send buffer, then (in a callback of its own, so
+    outside any read: the direct path of one message in flight) writes ``FLOOD`` small
+    frames one by one; records for each write whether its future said flushed and what
+    was unsent at that moment."""
+
+    FLOOD = 4000
+
+    def initialize(self, probe: Probe) -> None:
+        self.probe = probe
+        self.futures: list[Any] = []
+        self.claims: list[tuple[bool, int]] = []
+
+    def on_message(self, message: str | bytes) -> None:
+        connection: Any = self.ws_connection
+        sock = connection._transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        asyncio.get_running_loop().call_soon(self.flood)
+
+    def flood(self) -> None:
+        connection: Any = self.ws_connection
+        for n in range(self.FLOOD):
+            future = self.write_message(b"%06d" % n + b"x" * 94)
+            self.futures.append(future)
+            self.claims.append((future.done(), connection.unsent_bytes()))
+        self.probe.record("written", self)
+
+
+async def test_a_direct_write_says_flushed_only_when_nothing_is_unsent() -> None:
+    """Small frames written one by one outside any read (one message in flight) to a peer
+    that reads nothing meanwhile: a future is done when it is returned only if the socket
+    took everything (the transport pauses its protocol whenever it keeps bytes, which is
+    what the direct path reads); once the transport keeps bytes the futures are pending,
+    and all resolve as the peer reads every frame, in order."""
+    probe = Probe()
+    async with serve([("/ws", DirectFlood, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            sock = conn.writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            await conn.send_text("flood")
+            (handler,) = await probe.wait("written")
+            claims = handler.claims
+            assert [claim for claim in claims if claim[0] and claim[1]] == []
+            assert claims[0] == (True, 0)  # the socket took the first frame
+            assert not claims[-1][0]  # 400 KB cannot all be in the socket buffers
+            for n in range(DirectFlood.FLOOD):
+                frame = await conn.read_frame()
+                assert frame.payload == b"%06d" % n + b"x" * 94
+            await wait(asyncio.gather(*handler.futures))
+
+
+async def test_the_read_copy_leaves_the_shared_empty_buffer_empty() -> None:
+    """FrameGuard copies a read with ``_NO_BYTES + data`` (a new bytearray each time):
+    single-frame reads and reads of several frames leave that shared buffer empty, and
+    each message is its own payload."""
+    probe = Probe()
+    async with serve([("/ws", Typed, {"probe": probe})]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            await probe.wait("open")
+            for read in ([b"one"], [b"two", b"three"], [b"four"]):
+                await conn.send(b"".join(build_frame(OP_BINARY, m) for m in read))
+                for _ in read:
+                    await conn.read_frame()
+    assert connection_module._NO_BYTES == bytearray()
+    assert [message for _, message in probe.of("message")] == [
+        b"one",
+        b"two",
+        b"three",
+        b"four",
     ]

@@ -85,6 +85,10 @@ _PACK_LONG = struct.Struct("!BBQ").pack
 # The 2-byte headers of whole text and binary frames of 0-125 bytes, by length.
 _TEXT_HEADS: Final = tuple(_PACK_SHORT(0x81, n) for n in range(126))
 _BINARY_HEADS: Final = tuple(_PACK_SHORT(0x82, n) for n in range(126))
+# Never changed: ``_NO_BYTES + data`` is a new bytearray holding a copy of ``data`` (a
+# bytearray's concatenation always makes a new object), for less than ``bytearray(data)``,
+# a call of the type (CPython 3.11, callgrind: about 450 instructions less per copy).
+_NO_BYTES: Final = bytearray()
 # Payloads above this size are written separately instead of copied behind the header.
 _COPY_LIMIT: Final = 4096
 # Batches of at most this many payload bytes are joined and written as one buffer: uvloop's
@@ -565,7 +569,7 @@ class FrameGuard:
             if stop and (first == 0x81 or first == 0x82):
                 if stop == size and not _SCOPE.open and not connection.lifecycle.client_terminated:
                     # One message in flight: the read is this one frame.
-                    payload = bytearray(data)
+                    payload = _NO_BYTES + data  # a new bytearray (see _NO_BYTES)
                     del payload[:6]  # the header: O(1) at a bytearray's start
                     websocket_mask(data[2:6], payload)
                     if first == 0x82:
@@ -643,7 +647,7 @@ class FrameGuard:
         end = size - 1  # a frame's first two bytes start before it
         pos = 0
         first = data[0]
-        unmasked = bytearray(data)  # one copy of the read; each payload is cut from it
+        unmasked = _NO_BYTES + data  # one copy of the read; each payload is cut from it
         for _ in _SURELY_UNDER_THRESHOLD:
             if lifecycle.client_terminated:
                 break
@@ -1176,15 +1180,14 @@ class ServerConnection(_WriteFields):
         elif not _SCOPE.open or (self._solo and _SCOPE.apart(self)):
             # _write_framed's direct path, inlined (one message in flight): nothing is held
             # (or this connection is set apart) and nothing waits for the socket, so the
-            # frame goes to it now.
-            transport = self._transport
-            if (
-                not transport.get_write_buffer_size()
-                and not self._backlog_size
-                and length <= self._write_limit
-            ):
-                transport.write(frame)
-                if transport.get_write_buffer_size():
+            # frame goes to it now. A transport that keeps bytes has paused the protocol
+            # (its write-buffer limit is 0, see __init__; uvloop's and asyncio's transports
+            # pause it within the write that keeps them, and resume it once empty): the
+            # flag says what two calls of get_write_buffer_size would, for less.
+            protocol = self._protocol
+            if not protocol._paused and not self._backlog_size and length <= self._write_limit:
+                self._transport.write(frame)
+                if protocol._paused:
                     return self._flush_future()
                 flushed = self._flushed  # the socket took it all: done
                 return flushed if flushed is not None else self._written()
