@@ -512,8 +512,13 @@ class FrameGuard:
     )
 
     def __init__(
-        self, reader: WebSocketReader, connection: ServerConnection, limit: int = sys.maxsize
+        self,
+        reader: WebSocketReader | None,
+        connection: ServerConnection,
+        limit: int = sys.maxsize,
     ) -> None:
+        # aiohttp's reader for what the paths here do not deliver; None until first needed
+        # (most connections never need it: see ServerConnection.full_reader).
         self._reader = reader
         self._connection = connection
         # The reader's message size limit: a text message past it is failed with 1009 on
@@ -538,7 +543,23 @@ class FrameGuard:
         self._text_last = False  # ... and it ends its message
 
     def feed_eof(self) -> None:
-        self._reader.feed_eof()
+        reader = self._reader
+        if reader is None:
+            connection = self._connection
+            if connection is None:  # detached: the connection has ended already
+                return
+            if not connection.held:  # no reader, so no message waits: the end is now
+                connection.finalize()
+                return
+            reader = self._full_reader()  # the end waits behind open() in the queue
+        reader.feed_eof()
+
+    def _full_reader(self) -> WebSocketReader:
+        """aiohttp's reader, made on first use."""
+        reader = self._reader
+        if reader is None:
+            reader = self._reader = self._connection.full_reader()
+        return reader
 
     def refuse(self) -> None:
         """A frame failed the connection: take nothing more from the socket."""
@@ -715,7 +736,7 @@ class FrameGuard:
             if self._text_mask and not self._text_rest(data, 0, size, skip == size):
                 self._reject(data, 0, 1007, _INVALID_UTF8)
                 return
-            self._reader.feed_data(data)
+            self._full_reader().feed_data(data)
             return
         head = self._head
         buf = head + data if head else data
@@ -812,12 +833,13 @@ class FrameGuard:
         else:
             self._skip, self._head = 0, buf[pos:]
         self._boundary = pos == end and not fragmented
+        reader = self._full_reader()
         if frames < 2:
-            self._reader.feed_data(data)  # one message at most: no batch to make
+            reader.feed_data(data)  # one message at most: no batch to make
             return
         connection.batch_writes()
         try:
-            self._reader.feed_data(data)
+            reader.feed_data(data)
         finally:
             connection.flush_writes()
 
@@ -829,7 +851,7 @@ class FrameGuard:
         if valid > 0:
             connection.batch_writes()
             try:
-                self._reader.feed_data(data[:valid])
+                self._full_reader().feed_data(data[:valid])
             finally:
                 connection.flush_writes()
         connection.protocol_violation(ReaderError(code, error))
@@ -1032,15 +1054,11 @@ class ServerConnection(_WriteFields):
         self._compressor = (
             _Compressor(agreement, params.compression_options or {}) if agreement else None
         )
-        self._inbox = _Inbox(protocol, _INBOX_LIMIT, loop=self._loop)
-        self._inbox.connection = self
-        # One more than the limit: Tornado accepts a message of exactly max_message_size,
-        # aiohttp's reader refuses sizes >= its limit (checked on the frame header, before
-        # any payload is buffered).
-        self.reader = WebSocketReader(
-            self._inbox, params.max_message_size + 1, compress=self._compressed, decode_text=True
-        )
-        self.parser = FrameGuard(self.reader, self, params.max_message_size)
+        # aiohttp's reader and its queue, made when first needed (full_reader): the common
+        # frames (a whole message in one frame, the close frame) never need them.
+        self._inbox: _Inbox | None = None
+        self.reader: WebSocketReader | None = None
+        self.parser = FrameGuard(None, self, params.max_message_size)
         self._closed: asyncio.Future[None] = self._loop.create_future()
         # What write_message returns when the data left at once: awaiting a done future
         # does not consume it, so one per connection serves every such write.
@@ -1274,11 +1292,27 @@ class ServerConnection(_WriteFields):
     def set_nodelay(self, value: bool) -> None:
         set_nodelay(self._transport, value)
 
+    def full_reader(self) -> WebSocketReader:
+        """aiohttp's reader for this connection, and its queue (made once)."""
+        if self.reader is None:
+            inbox = self._inbox = _Inbox(self._protocol, _INBOX_LIMIT, loop=self._loop)
+            inbox.connection = self
+            # One more than the limit: Tornado accepts a message of exactly max_message_size,
+            # aiohttp's reader refuses sizes >= its limit (checked on the frame header,
+            # before any payload is buffered).
+            self.reader = WebSocketReader(
+                inbox,
+                self.params.max_message_size + 1,
+                compress=self._compressed,
+                decode_text=True,
+            )
+        return self.reader
+
     def run(self) -> asyncio.Future[None]:
         """Start delivering messages (those that came during ``open`` first); returns the
         future that resolves when the connection is gone and ``on_close`` has run."""
         inbox = self._inbox
-        if inbox._buffer or inbox.is_eof():
+        if inbox is not None and (inbox._buffer or inbox.is_eof()):
             self._spawn(self._drain())
         else:
             self.held = False
@@ -1365,6 +1399,8 @@ class ServerConnection(_WriteFields):
 
     def protocol_violation(self, exc: ReaderError) -> None:
         """A frame the reader would accept breaks RFC 6455: fail after earlier messages."""
+        self.full_reader()
+        assert self._inbox is not None
         self._inbox.set_exception(exc)
 
     def finalize(self) -> None:
@@ -1386,7 +1422,8 @@ class ServerConnection(_WriteFields):
         # so that a closed connection's memory (frame buffers, zlib streams) returns now
         # rather than at the next full garbage collection.
         self._pinger.close()
-        self._inbox.connection = None  # type: ignore[assignment]
+        if self._inbox is not None:
+            self._inbox.connection = None  # type: ignore[assignment]
         self.parser.detach()
         self._compressor = None
 
@@ -1774,7 +1811,7 @@ class ServerConnection(_WriteFields):
         inbox = self._inbox
         work = 0
         while True:
-            if not inbox._buffer and not inbox.is_eof():
+            if inbox is None or (not inbox._buffer and not inbox.is_eof()):
                 self.held = False
                 if self._peer_eof:
                     self.peer_eof()
