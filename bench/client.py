@@ -460,6 +460,23 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
 
+    def user_system(self) -> tuple[float, float]:
+        """Seconds of user and of system CPU so far (clock ticks: coarse, for the split)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) / self.tick, int(fields[12]) / self.tick
+
+    def write_calls(self) -> int:
+        """System calls of the write family (write, writev, ...) made so far; -1 if unknown."""
+        try:
+            with open(f"/proc/{self.pid}/io") as f:
+                for line in f:
+                    if line.startswith("syscw:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return -1
+
     def rss(self) -> int:
         with open(f"/proc/{self.pid}/statm") as f:
             return int(f.read().split()[1]) * self.page
@@ -502,6 +519,8 @@ class Window:
     def __enter__(self) -> Window:
         self.t0 = time.perf_counter()
         self.s0 = self.server.cpu()
+        self.w0 = self.server.write_calls()
+        self.u0 = self.server.user_system()
         self.c0 = time.process_time()
         self.k0 = cpu_ticks(self.srv_cpus)
         self.q0 = cpu_ticks(self.cli_cpus)
@@ -510,6 +529,11 @@ class Window:
     def __exit__(self, *exc) -> None:
         self.elapsed = time.perf_counter() - self.t0
         self.server_cpu = self.server.cpu() - self.s0
+        w1 = self.server.write_calls()
+        self.server_writes = w1 - self.w0 if w1 >= 0 and self.w0 >= 0 else -1
+        u1 = self.server.user_system()
+        self.server_user = u1[0] - self.u0[0]
+        self.server_system = u1[1] - self.u0[1]
         self.client_cpu = time.process_time() - self.c0
         k1 = cpu_ticks(self.srv_cpus)
         q1 = cpu_ticks(self.cli_cpus)
@@ -531,6 +555,11 @@ class Window:
             "server_cpu_frac": self.server_cpu / self.elapsed,
             "client_cpu_frac": self.client_cpu / self.elapsed,
             "steal_frac": self.steal_frac,
+            # The server's write system calls in the window (-1: unknown), and its CPU split
+            # into user and system time (clock ticks: coarse).
+            "server_writes": self.server_writes,
+            "server_user_s": self.server_user,
+            "server_system_s": self.server_system,
             "server_core_others_frac": self.srv_others,
             "client_core_others_frac": self.cli_others,
         }
