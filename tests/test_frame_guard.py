@@ -279,3 +279,28 @@ def test_a_close_frame_alone_in_a_read(payload: bytes, handed: tuple[int, str] |
         guard = FrameGuard(reader, Connection(reader))  # type: ignore[arg-type]
         guard.feed_data(data)
         assert reader.fed, data
+
+
+@pytest.mark.parametrize("end", ["refuse", "detach"])
+def test_nothing_passes_once_refused_even_a_common_frame_at_a_boundary(end: str) -> None:
+    """After the reader failed (refuse) or the connection ended (detach), a read holding
+    a whole common frame at a message boundary, the guard's own fast shape, is neither
+    delivered nor handed to the reader (feed_data's first test reads the boundary flag
+    alone, which both clear)."""
+    reader = Reader()
+    connection = Connection(reader)
+    guard = FrameGuard(reader, connection)  # type: ignore[arg-type]
+    guard.feed_data(frame(0x81, b"before"))
+    getattr(guard, end)()
+    for data in (frame(0x81, b"after"), frame(0x82, b"x") * 2, frame(0x88, b"\x03\xe8"), b"\x81"):
+        guard.feed_data(data)
+    assert reader.parts == [frame(0x81, b"before")]
+
+
+def test_a_read_of_one_byte_at_a_boundary_goes_to_the_scan() -> None:
+    """A single byte at a message boundary (the first of a common frame's header) is left
+    to the scan and the reader, and the frame it begins arrives whole, once."""
+    stream = frame(0x81, b"one") + frame(0x82, b"two")
+    reader, connection = feed_split(stream, [1, len(frame(0x81, b"one"))])
+    assert reader.data == stream
+    assert connection.violations == []

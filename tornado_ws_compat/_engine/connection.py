@@ -564,10 +564,12 @@ class FrameGuard:
     def refuse(self) -> None:
         """A frame failed the connection: take nothing more from the socket."""
         self._failed = True
+        self._boundary = False  # (feed_data tests this flag alone first)
 
     def detach(self) -> None:
         """The connection is over: refuse anything more, forget the connection."""
         self._failed = True
+        self._boundary = False
         self._connection = None  # type: ignore[assignment]
 
     def feed_peer_eof(self) -> None:
@@ -575,18 +577,21 @@ class FrameGuard:
         self._connection.peer_eof()
 
     def feed_data(self, data: bytes) -> None:
-        if self._failed:
-            return
         connection = self._connection
-        size = len(data)
-        if size > 1 and self._boundary and not connection.held:
+        # A failed guard is never at a boundary (refuse, detach and _reject clear it): the
+        # common read tests one flag, and the failed state is tested only when it is False.
+        if self._boundary and not connection.held:
             # The common frame: a whole text or binary message (FIN, no RSV bit), masked,
             # payload under 126 bytes and within the size limit, at a message boundary.
             # This guard unmasks and delivers it itself: aiohttp's reader and its queue cost
             # more for it than these few steps (bench/echo_path.py). Anything else goes on
             # to the scan and the reader below, which never see the frames delivered here.
+            size = len(data)
             first = data[0]
-            stop = self._sizes[data[1]]  # 2 + 4 (mask) + payload, or 0
+            try:
+                stop = self._sizes[data[1]]  # 2 + 4 (mask) + payload, or 0
+            except IndexError:  # a read of one byte (reads are never empty)
+                stop = 0
             if stop and (first == 0x81 or first == 0x82):
                 if stop == size and not _SCOPE.open and not connection.lifecycle.client_terminated:
                     # One message in flight: the read is this one frame.
@@ -623,11 +628,13 @@ class FrameGuard:
                         else:
                             connection.flush_writes()
                     return
-            elif first == 0x88 and size == data[1] - 0x7A and size > 5 and not _SCOPE.open:
+            elif first == 0x88 and size > 5 and size == data[1] - 0x7A and not _SCOPE.open:
                 # The peer's close frame alone in a read (the closing handshake's usual
                 # read), masked, payload under 126 bytes: see _peer_close_frame.
                 if self._peer_close_frame(data, size):
                     return
+        elif self._failed:
+            return
         self._scan(data, 0)
 
     def _peer_close_frame(self, data: bytes, size: int) -> bool:
@@ -846,6 +853,7 @@ class FrameGuard:
     def _reject(self, data: bytes, valid: int, code: int, error: str) -> None:
         """Parse the frames before the offending one, then fail with ``code``."""
         self._failed = True
+        self._boundary = False
         connection = self._connection
         connection.direct = False
         if valid > 0:
