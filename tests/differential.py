@@ -38,17 +38,21 @@ class _Sock:
 
 @asynccontextmanager
 async def serving_both(
-    make_routes: Callable[[ModuleType], list[Any]], **settings: Any
+    make_routes: Callable[[ModuleType], list[Any]],
+    listen: Mapping[str, Any] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Both servers on 127.0.0.1, free ports; values are usable with ``raw_connection``."""
+    """Both servers on 127.0.0.1, free ports; values are usable with ``raw_connection``.
+    ``listen`` holds the HTTPServer keywords (``xheaders``, ...) given to both."""
+    listen = dict(listen or {})
     tornado_app = tornado.web.Application(make_routes(tornado.web), **settings)
-    tornado_server = tornado_app.listen(0, "127.0.0.1")
+    tornado_server = tornado_app.listen(0, "127.0.0.1", **listen)
     port = next(iter(tornado_server._sockets.values())).getsockname()[1]
     try:
         ours_app = tornado_ws_compat.web.Application(
             make_routes(tornado_ws_compat.web), **settings
         )
-        async with running(ours_app, shutdown_timeout=2.0) as ours:
+        async with running(ours_app, shutdown_timeout=2.0, **listen) as ours:
             yield {"tornado": _Address(port), "ours": ours}
     finally:
         tornado_server.stop()

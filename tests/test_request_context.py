@@ -27,6 +27,11 @@ def _describe(handler: Any) -> str:
             context.address[0],
             type(context.address).__name__,
             str(context.address_family == socket.AF_INET),
+            context._orig_remote_ip,
+            context._orig_protocol,
+            "request:",
+            handler.request.remote_ip,
+            handler.request.protocol,
         ]
     )
 
@@ -56,4 +61,28 @@ async def test_connection_context_matches_tornado() -> None:
                 message = (await conn.read_frame()).payload
             seen[name] = [page, message]
     assert seen["ours"] == seen["tornado"]
-    assert seen["ours"][1] == b"127.0.0.1 127.0.0.1 http 127.0.0.1 tuple True"
+    expected = (
+        b"127.0.0.1 127.0.0.1 http 127.0.0.1 tuple True 127.0.0.1 http request: 127.0.0.1 http"
+    )
+    assert seen["ours"][1] == expected
+
+
+@pytest.mark.asyncio
+async def test_connection_context_behind_a_proxy_keeps_the_connections_own() -> None:
+    """With xheaders the request's IP and scheme are the proxy's word, but a handler sees the
+    connection's own on the context: Tornado 6.6.1 undoes the xheaders there before the
+    handler runs (``_orig_remote_ip``/``_orig_protocol`` too, which webssh reads)."""
+    seen: dict[str, list[Any]] = {}
+    proxy = {"X-Real-Ip": "10.0.0.9", "X-Scheme": "https"}
+    async with serving_both(_routes, listen={"xheaders": True}) as servers:
+        for name, server in servers.items():
+            async with raw_connection(server) as conn:
+                page = observed(await conn.request("/page", proxy))
+            async with raw_websocket(server, "/ws", proxy) as conn:
+                message = (await conn.read_frame()).payload
+            seen[name] = [page, message]
+    assert seen["ours"] == seen["tornado"]
+    expected = (
+        b"127.0.0.1 127.0.0.1 http 127.0.0.1 tuple True 127.0.0.1 http request: 10.0.0.9 https"
+    )
+    assert seen["ours"][1] == expected

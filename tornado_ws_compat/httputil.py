@@ -530,15 +530,20 @@ class WebSocketChannel(Protocol):
 @dataclasses.dataclass
 class RequestContext:
     """``request.connection.context``: who is at the other end of the connection, as
-    Tornado 6.6.1's HTTP server describes it (``address`` is the peer's socket address,
-    ``remote_ip`` and ``protocol`` are the request's, after ``xheaders``, and ``str()`` of
-    it is the remote IP; a Unix socket's peer reads as ``0.0.0.0``)."""
+    Tornado 6.6.1's HTTP server describes it to a handler (``address`` is the peer's socket
+    address, ``remote_ip`` and ``protocol`` the connection's own, not ``xheaders``' (those are
+    ``request.remote_ip``/``protocol``), and ``str()`` of it is the remote IP; a Unix socket's
+    peer reads as ``0.0.0.0``)."""
 
     address: Any
     address_family: int | None
     remote_ip: str
     protocol: str
     trusted_downstream: set[str] = dataclasses.field(default_factory=set)
+    # The connection's own, before xheaders (Tornado keeps them under these names, and
+    # programs such as webssh read them to tell plain http from https).
+    _orig_remote_ip: str = "0.0.0.0"
+    _orig_protocol: str = "http"
 
     def __str__(self) -> str:
         if self.address_family in (socket.AF_INET, socket.AF_INET6):

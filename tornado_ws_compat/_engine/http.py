@@ -423,21 +423,20 @@ class _RequestConnection:
 
     @property
     def context(self) -> RequestContext:
-        """Tornado's ``request.connection.context``: the peer's address, and the remote IP
-        and protocol the request was given (built when asked for: few programs read it)."""
+        """Tornado's ``request.connection.context``: the peer's address, IP and scheme
+        (built when asked for: few programs read it). Not the ``xheaders`` ones, which are
+        the request's: Tornado 6.6.1 applies them to the context only while it reads the
+        request and undoes that before the handler runs."""
         transport = self.transport
         address: Any = None if transport is None else transport.get_extra_info("peername")
         sock = None if transport is None else transport.get_extra_info("socket")
         family = None if sock is None else int(sock.family)
-        handler = self.handler
-        if handler is not None:
-            remote_ip, protocol = handler.request.remote_ip or "0.0.0.0", handler.request.protocol
-        else:
-            inet = family in (socket.AF_INET, socket.AF_INET6) and address is not None
-            remote_ip, protocol = (address[0] if inet else "0.0.0.0"), "http"
-        return RequestContext(
-            address, family, remote_ip, protocol, set(self._server.trusted_downstream)
-        )
+        inet = family in (socket.AF_INET, socket.AF_INET6) and address is not None
+        remote_ip = address[0] if inet else "0.0.0.0"
+        tls = transport is not None and transport.get_extra_info("sslcontext") is not None
+        protocol = "https" if tls else "http"
+        trusted = set(self._server.trusted_downstream)
+        return RequestContext(address, family, remote_ip, protocol, trusted, remote_ip, protocol)
 
     @property
     def transport(self) -> asyncio.Transport | None:
