@@ -354,6 +354,33 @@ async def command_console(session: aiohttp.ClientSession, base: str) -> Transcri
     return out
 
 
+async def shell_bridge(session: aiohttp.ClientSession, base: str) -> Transcript:
+    ws_url = base.replace("http", "ws") + "/ws"
+    out: Transcript = []
+    async with session.get(base + "/") as response:
+        out.append([response.status, response.headers.get("Server"), await response.text()])
+    out.append(await _page(session, "GET", base + "/", headers={"Host": "blocked.example"}))
+    async with session.get(
+        base + "/?a=1", headers={"Host": "old.example"}, allow_redirects=False
+    ) as response:
+        out.append([response.status, response.headers.get("Location")])
+    for form in ({"user": "ann"}, {}, {"user": ""}, {"user": "root"}):
+        out.append(await _page(session, "POST", base + "/", data=form))
+    async with session.ws_connect(ws_url) as ws:
+        out.append(await _receive(ws))
+    async with session.ws_connect(ws_url + "?id=1") as ws:
+        out.append(await _receive(ws))
+        await ws.send_str(json.dumps({"resize": [80, 24]}))
+        await ws.send_str(json.dumps({"data": "ls -l\r"}))
+        out.append(await _receive(ws))
+        await ws.send_str("[1, 2]")
+        await ws.send_str(json.dumps({"data": "exit\r"}))
+        out += [await _receive(ws), await _receive(ws)]
+    async with session.ws_connect(ws_url + "?id=1") as ws:
+        out.append(await _receive(ws))
+    return out
+
+
 HTML = "text/html; charset=UTF-8"
 
 #: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
@@ -389,6 +416,7 @@ PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("notebook/notebook.py", [], notebook),
     ("tornado4_feed.py", ["{port}"], tornado4_feed),
     ("command_console.py", ["--logging=error"], command_console),
+    ("shell_bridge.py", ["--port={port}", "--logging=error"], shell_bridge),
 ]
 
 #: Programs whose stderr (no timestamps in it) is compared too.

@@ -34,6 +34,15 @@ __all__ = [
     "UnsatisfiableReadError",
 ]
 
+# The errors that mean the peer went away (Tornado 6.6.1's tuple, which programs such as
+# webssh import to tell a reset from a real error; macOS adds EPROTOTYPE, as there).
+_ERRNO_CONNRESET: tuple[int, ...] = (
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.ETIMEDOUT,
+) + ((errno.EPROTOTYPE,) if sys.platform == "darwin" else ())
+
 _ExcInfo = (
     None
     | bool
