@@ -79,7 +79,6 @@ class _Login(web.RequestHandler, auth.GoogleOAuth2Mixin):
     ("use", "named"),
     [
         (lambda: iostream.IOStream(object()), "tornado.iostream.IOStream"),
-        (lambda: wsgi.WSGIContainer(lambda e, s: []), "tornado.wsgi.WSGIContainer"),
         (lambda: routing.RuleRouter([]), "tornado.routing.RuleRouter"),
         (
             lambda: _Login.get_authenticated_user(_Login.__new__(_Login), "code"),

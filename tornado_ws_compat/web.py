@@ -1574,15 +1574,27 @@ def _re_unescape(text: str) -> str:
 
 
 class FallbackHandler(RequestHandler):
-    """Not provided: it hands requests to another server's callback (a ``WSGIContainer``),
-    which this project does not host; serve the WSGI application beside this server.
+    """Hands the request to another server's callback, most often a ``wsgi.WSGIContainer``
+    (``(r".*", FallbackHandler, dict(fallback=WSGIContainer(flask_app)))``), which writes the
+    response itself through ``request.connection``.
     """
 
-    def initialize(self, fallback: Callable[..., Any], **kwargs: Any) -> None:
-        raise NotSupportedError(
-            "tornado.web.FallbackHandler is not provided by tornado_ws_compat: serve the "
-            "other application with its own server (or behind the same proxy)"
-        )
+    def initialize(self, fallback: Callable[[HTTPServerRequest], None]) -> None:
+        from tornado_ws_compat.wsgi import WSGIContainer
+
+        if not isinstance(fallback, WSGIContainer):
+            # Another callback would write through Tornado's HTTP1Connection, which does not
+            # exist here: refused by name rather than left to never answer.
+            raise NotSupportedError(
+                "tornado.web.FallbackHandler with a fallback other than a WSGIContainer "
+                f"({fallback!r}) is not provided by tornado_ws_compat"
+            )
+        self.fallback = fallback
+
+    def prepare(self) -> None:
+        self.fallback(self.request)
+        self._finished = True
+        self.on_finish()
 
 
 class URLSpec:
