@@ -381,6 +381,22 @@ async def shell_bridge(session: aiohttp.ClientSession, base: str) -> Transcript:
     return out
 
 
+async def wsgi_and_sockets(session: aiohttp.ClientSession, base: str) -> Transcript:
+    out: Transcript = [await _page(session, "GET", base + "/")]
+    async with session.ws_connect(base.replace("http", "ws") + "/live") as ws:
+        out.append(await _receive(ws))
+        async with session.post(base + "/api/notes", data={"text": "first <note>"}) as response:
+            out.append([response.status, response.headers.get("Location"), await response.text()])
+        out.append(await _receive(ws))
+        out.append(await _page(session, "POST", base + "/api/notes", data={"text": ""}))
+        await ws.send_str("ping")
+        out.append(await _receive(ws))
+    out.append(await _page(session, "GET", base + "/api/notes"))
+    out.append(await _page(session, "GET", base + "/nowhere/%C3%A9"))
+    out.append(await _page(session, "GET", base + "/"))
+    return out
+
+
 HTML = "text/html; charset=UTF-8"
 
 #: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
@@ -417,6 +433,7 @@ PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("tornado4_feed.py", ["{port}"], tornado4_feed),
     ("command_console.py", ["--logging=error"], command_console),
     ("shell_bridge.py", ["--port={port}", "--logging=error"], shell_bridge),
+    ("wsgi_and_sockets.py", ["{port}"], wsgi_and_sockets),
 ]
 
 #: Programs whose stderr (no timestamps in it) is compared too.
