@@ -1,10 +1,12 @@
-"""Tornado's ``tornado.iostream``: the exceptions, and streams over pipes.
+"""Tornado's ``tornado.iostream``: the exceptions, and streams over sockets and pipes.
 
 The exceptions are Tornado's (``except tornado.iostream.StreamClosedError`` keeps working).
-`PipeIOStream` reads and writes a pipe (``tornado.process.Subprocess`` gives one per
-``Subprocess.STREAM``, programs wrap ``os.pipe()`` or a pty with it) with Tornado 6.6.1's read
-and write API, on the asyncio loop's readers and writers. The socket streams are not provided,
-since aiohttp owns the sockets here: constructing an `IOStream` raises
+`IOStream` (a plain TCP or Unix socket: ``tcpserver.TCPServer`` hands one to
+``handle_stream``, IoT bridges read their devices with it) and `PipeIOStream`
+(``tornado.process.Subprocess`` gives one per ``Subprocess.STREAM``, programs wrap
+``os.pipe()`` or a pty with it) have Tornado 6.6.1's read and write API, on the asyncio loop's
+readers and writers. HTTP and WebSocket connections are aiohttp's, not streams; TLS streams
+(`SSLIOStream`) are not provided: constructing one raises
 :class:`~tornado_ws_compat.errors.NotSupportedError`.
 """
 
@@ -15,6 +17,7 @@ import errno
 import io
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable
 from types import TracebackType
@@ -65,6 +68,10 @@ class UnsatisfiableReadError(Exception):
 
 class StreamBufferFullError(Exception):
     """A read would exceed the buffer's maximum size."""
+
+
+def _is_connreset(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in _ERRNO_CONNRESET
 
 
 class BaseIOStream:
@@ -299,7 +306,9 @@ class BaseIOStream:
             elif exc_info:
                 self.error = sys.exc_info()[1] or self.error
             if self._read_until_close:
-                if self.error is None:
+                # A reset is an ordinary end (Tornado 6.6.1): the data read so far is the
+                # result; after a real error the read fails with StreamClosedError.
+                if self.error is None or _is_connreset(self.error):
                     self._finish_read(len(self._read_buffer))
             elif self._read_future is not None:
                 try:
@@ -368,17 +377,75 @@ class BaseIOStream:
 
 
 class IOStream(BaseIOStream):
-    """Not provided: this project's engine (aiohttp) owns the sockets."""
+    """A stream over a connected (or, with `connect`, connecting) non-blocking socket."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, socket: socket.socket, *args: Any, **kwargs: Any) -> None:
+        self.socket = socket
+        self.socket.setblocking(False)
+        self._fd = socket.fileno()
+        super().__init__(*args, **kwargs)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close_fd(self) -> None:
+        self.socket.close()
+
+    def write_to_fd(self, data: memoryview) -> int:
+        return self.socket.send(data)
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        try:
+            return self.socket.recv_into(buf, len(buf))
+        except BlockingIOError:
+            return None
+
+    def set_nodelay(self, value: bool) -> None:
+        """Set TCP_NODELAY (no effect on a Unix socket or a closed stream)."""
+        if self.closed() or self.socket.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
+        except OSError as error:
+            if error.errno != errno.EINVAL:  # the peer has already gone: nothing to set
+                raise
+
+    def connect(self, address: Any, server_hostname: str | None = None) -> asyncio.Future[Any]:
+        """Connect the socket to ``address``; the future resolves with this stream, or fails
+        with `StreamClosedError` (whose ``real_error`` is the cause) and closes it."""
+        loop = self.io_loop.asyncio_loop
+        connected: asyncio.Future[Any] = loop.create_future()
+
+        async def connecting() -> None:
+            try:
+                await loop.sock_connect(self.socket, address)
+            except OSError as error:
+                self.close(exc_info=error)
+                if not connected.done():
+                    connected.set_exception(StreamClosedError(real_error=error))
+                    connected.exception()
+                return
+            if not connected.done():
+                connected.set_result(self)
+
+        self.io_loop.add_future(loop.create_task(connecting()), lambda _: None)
+        return connected
+
+    def start_tls(self, server_side: bool, *args: Any, **kwargs: Any) -> Any:
+        """Not provided: TLS streams are not (see `SSLIOStream`)."""
         raise NotSupportedError(
-            f"tornado.iostream.{type(self).__name__} is not provided by tornado_ws_compat: "
-            "aiohttp owns the sockets; use asyncio streams (asyncio.open_connection)"
+            "tornado.iostream.IOStream.start_tls is not provided by tornado_ws_compat"
         )
 
 
 class SSLIOStream(IOStream):
-    """Not provided (see `IOStream`)."""
+    """Not provided: TLS on raw streams (HTTPS and wss are the engine's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotSupportedError(
+            "tornado.iostream.SSLIOStream is not provided by tornado_ws_compat: serve TLS "
+            "through HTTPServer(ssl_options=...) or a proxy in front"
+        )
 
 
 class PipeIOStream(BaseIOStream):
