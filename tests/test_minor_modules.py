@@ -78,7 +78,6 @@ class _Login(web.RequestHandler, auth.GoogleOAuth2Mixin):
 @pytest.mark.parametrize(
     ("use", "named"),
     [
-        (lambda: iostream.IOStream(object()), "tornado.iostream.IOStream"),
         (lambda: routing.RuleRouter([]), "tornado.routing.RuleRouter"),
         (
             lambda: _Login.get_authenticated_user(_Login.__new__(_Login), "code"),

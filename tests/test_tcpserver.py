@@ -13,16 +13,22 @@ from typing import Any
 import pytest
 import tornado.gen
 import tornado.iostream
+import tornado.tcpclient
 import tornado.tcpserver
 
-from tornado_ws_compat import gen, iostream, tcpserver
+from tornado_ws_compat import gen, iostream, tcpclient, tcpserver
 from tornado_ws_compat.errors import NotSupportedError
 
 SIDES = {
     "tornado": types.SimpleNamespace(
-        tcpserver=tornado.tcpserver, iostream=tornado.iostream, gen=tornado.gen
+        tcpserver=tornado.tcpserver,
+        tcpclient=tornado.tcpclient,
+        iostream=tornado.iostream,
+        gen=tornado.gen,
     ),
-    "ours": types.SimpleNamespace(tcpserver=tcpserver, iostream=iostream, gen=gen),
+    "ours": types.SimpleNamespace(
+        tcpserver=tcpserver, tcpclient=tcpclient, iostream=iostream, gen=gen
+    ),
 }
 
 
@@ -133,6 +139,39 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def _tcp_client(side: Any) -> list[Any]:
+    """``TCPClient().connect(host, port)`` against this side's own device server."""
+    seen: list[Any] = []
+    done = asyncio.Event()
+    server = _device_server(side, seen, done)
+    server.listen(0, "127.0.0.1")
+    port = next(iter(server._sockets.values())).getsockname()[1]
+    client = side.tcpclient.TCPClient()
+    out: list[Any] = []
+    try:
+        stream = await client.connect("localhost", port, af=socket.AF_INET)
+        out.append(type(stream).__name__)
+        out.append(await stream.read_until(b"\n"))
+        await stream.write(b"status?\n")
+        out.append(await stream.read_until(b"\n"))
+        stream.close()
+        await asyncio.wait_for(done.wait(), 10)
+        try:
+            await client.connect("127.0.0.1", _closed_port())
+        except side.iostream.StreamClosedError as error:
+            out.append(["refused", type(error.real_error).__name__])
+    finally:
+        client.close()
+        server.stop()
+    return [out, seen[:2]]
+
+
+@pytest.mark.asyncio
+async def test_tcp_client_matches_tornado() -> None:
+    transcripts = {name: await _tcp_client(side) for name, side in SIDES.items()}
+    assert transcripts["ours"] == transcripts["tornado"]
 
 
 @pytest.mark.asyncio
