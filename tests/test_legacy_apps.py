@@ -397,6 +397,42 @@ async def wsgi_and_sockets(session: aiohttp.ClientSession, base: str) -> Transcr
     return out
 
 
+async def sensor_bridge(session: aiohttp.ClientSession, base: str) -> Transcript:
+    async with session.get(base + "/status") as response:
+        sensor_port = (await response.json())["sensor_port"]
+    out: Transcript = []
+    async with session.ws_connect(base.replace("http", "ws") + "/live") as browser:
+        out.append(await _receive(browser))
+        reader, writer = await asyncio.open_connection("127.0.0.1", sensor_port)
+        writer.write(b"thermo-1\n")
+        out += [await _receive(browser), await reader.readline()]
+        for line in (b"temp=21.5\n", b"te", b"mp=22\n"):  # the second reading in two packets
+            writer.write(line)
+            await writer.drain()
+        out += [await _receive(browser), await _receive(browser)]
+        out.append(_port_masked(await _page(session, "GET", base + "/status")))
+        await browser.send_str(json.dumps({"to": "thermo-1", "say": "RATE 5"}))
+        out += [await _receive(browser), await reader.readline()]
+        await browser.send_str(json.dumps({"to": "hygro-9", "say": "RATE 1"}))
+        out.append(await _receive(browser))
+        writer.write(b"x" * 100 + b"\n")  # over max_line: the bridge drops the sensor
+        out += [await _receive(browser), await reader.read()]
+        writer.close()
+        second_reader, second = await asyncio.open_connection("127.0.0.1", sensor_port)
+        second.write(b"hygro-2\n")
+        out += [await _receive(browser), await second_reader.readline()]
+        second.close()
+        out.append(await _receive(browser))
+    out.append(_port_masked(await _page(session, "GET", base + "/status")))
+    return out
+
+
+def _port_masked(page: Any) -> Any:
+    """A page with the sensor port (a free port, another each run) replaced."""
+    status, content_type, body = page
+    return [status, content_type, re.sub(r'"sensor_port": \d+', '"sensor_port": N', body)]
+
+
 HTML = "text/html; charset=UTF-8"
 
 #: What Tornado 4.x/5.x clients saw from the programs that Tornado 6.6.1 cannot run.
@@ -434,6 +470,7 @@ PROGRAMS: list[tuple[str, list[str], Driver]] = [
     ("command_console.py", ["--logging=error"], command_console),
     ("shell_bridge.py", ["--port={port}", "--logging=error"], shell_bridge),
     ("wsgi_and_sockets.py", ["{port}"], wsgi_and_sockets),
+    ("sensor_bridge.py", ["--port={port}", "--logging=error"], sensor_bridge),
 ]
 
 #: Programs whose stderr (no timestamps in it) is compared too.
