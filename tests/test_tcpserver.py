@@ -187,3 +187,14 @@ def test_tls_on_a_raw_server_is_declined_by_name() -> None:
         server.add_sockets([])
     with socket.socket() as sock, pytest.raises(NotSupportedError, match="SSLIOStream"):
         iostream.SSLIOStream(sock)
+
+
+def test_http_server_is_a_tcp_server_as_on_tornado() -> None:
+    from tornado.httpserver import HTTPServer as TheirHTTPServer
+    from tornado.web import Application as TheirApplication
+
+    from tornado_ws_compat.httpserver import HTTPServer
+    from tornado_ws_compat.web import Application
+
+    assert isinstance(TheirHTTPServer(TheirApplication()), tornado.tcpserver.TCPServer)
+    assert isinstance(HTTPServer(Application()), tcpserver.TCPServer)

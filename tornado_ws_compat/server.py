@@ -20,6 +20,7 @@ from tornado_ws_compat.errors import NotSupportedError
 from tornado_ws_compat.ioloop import IOLoop
 from tornado_ws_compat.log import gen_log
 from tornado_ws_compat.netutil import DEFAULT_BACKLOG, bind_sockets, ssl_options_to_context
+from tornado_ws_compat.tcpserver import TCPServer
 
 if TYPE_CHECKING:
     from tornado_ws_compat.web import Application
@@ -37,7 +38,7 @@ __all__ = [
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
-class HTTPServer:
+class HTTPServer(TCPServer):
     """Tornado's ``tornado.httpserver.HTTPServer``: serves an Application on sockets.
 
     ``HTTPServer(app, xheaders=True).listen(8888)``, ``bind(port)`` then ``start()``, or
@@ -81,16 +82,9 @@ class HTTPServer:
                 f"{request_callback!r} (a plain request callback or connection delegate) "
                 "needs Tornado's HTTP1Connection, which this project does not provide"
             )
-        if isinstance(ssl_options, dict):
-            # As TCPServer in Tornado 6.6.1: wrong paths fail here, not at the first client.
-            if "certfile" not in ssl_options:
-                raise KeyError('missing key "certfile" in ssl_options')
-            if not os.path.exists(ssl_options["certfile"]):
-                raise ValueError(f'certfile "{ssl_options["certfile"]}" does not exist')
-            if "keyfile" in ssl_options and not os.path.exists(ssl_options["keyfile"]):
-                raise ValueError(f'keyfile "{ssl_options["keyfile"]}" does not exist')
+        # The TCPServer part: ssl_options checked as Tornado does, the sockets' bookkeeping.
+        super().__init__(ssl_options, max_buffer_size)
         self.request_callback = request_callback
-        self.ssl_options = ssl_options
         self.xheaders = xheaders
         self.protocol = protocol
         self.trusted_downstream = trusted_downstream
@@ -118,74 +112,11 @@ class HTTPServer:
             **engine_options,
         )
         self.sockets: list[socket.socket] = []
-        # Tornado's TCPServer keeps its listening sockets by file descriptor in this private
-        # attribute, and programs read it for a port-0 server's port (6.6.1 keeps them
-        # there, closed, after stop).
-        self._sockets: dict[int, socket.socket] = {}
         #: Resolves once every socket added so far accepts connections (set while the loop
         #: runs; ``None`` when the sockets were started synchronously).
         self.started: asyncio.Future[None] | None = None
-        self._pending_sockets: list[tuple[list[socket.socket], int]] = []
-        self._bound_started = False
-        self._stopped = False
 
-    # ---- Tornado's TCPServer API ----
-
-    def listen(
-        self,
-        port: int,
-        address: str | None = None,
-        family: socket.AddressFamily = socket.AF_UNSPEC,
-        backlog: int = DEFAULT_BACKLOG,
-        flags: int | None = None,
-        reuse_port: bool = False,
-    ) -> None:
-        """Bind ``port`` (as `netutil.bind_sockets`) and accept connections at once."""
-        sockets = bind_sockets(port, address, family, backlog, flags, reuse_port)
-        self._add(sockets, backlog)
-
-    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
-        """Accept connections on sockets bound elsewhere (``netutil.bind_sockets``)."""
-        self._add(list(sockets), DEFAULT_BACKLOG)
-
-    def add_socket(self, socket: socket.socket) -> None:
-        """`add_sockets` for one socket."""
-        self.add_sockets([socket])
-
-    def bind(
-        self,
-        port: int,
-        address: str | None = None,
-        family: socket.AddressFamily = socket.AF_UNSPEC,
-        backlog: int = DEFAULT_BACKLOG,
-        flags: int | None = None,
-        reuse_port: bool = False,
-    ) -> None:
-        """Bind now, accept from `start` on (at once if `start` has run)."""
-        sockets = bind_sockets(port, address, family, backlog, flags, reuse_port)
-        if self._bound_started:
-            self._add(sockets, backlog)
-        else:
-            self._pending_sockets.append((sockets, backlog))
-
-    def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
-        """Accept connections on the sockets given to `bind`.
-
-        With ``num_processes`` other than 1, first fork that many worker processes (one per
-        core for ``None`` or 0) with `process.fork_processes`; every worker then accepts on
-        the same sockets, bound once before the fork (Tornado 6.6.1). No event loop may have
-        run in this process before a fork.
-        """
-        if num_processes != 1:
-            from tornado_ws_compat import process
-
-            process.fork_processes(num_processes, max_restarts)
-        if self._bound_started:
-            raise RuntimeError("HTTPServer.start() was already called")
-        self._bound_started = True
-        pending, self._pending_sockets = self._pending_sockets, []
-        for sockets, backlog in pending:
-            self._add(sockets, backlog)
+    # ---- Tornado's TCPServer API: listen, bind + start, add_sockets from TCPServer ----
 
     def stop(self) -> None:
         """Stop accepting new connections and close the listening sockets; requests in

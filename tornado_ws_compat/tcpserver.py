@@ -11,6 +11,7 @@ started.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,7 +28,8 @@ __all__ = ["TCPServer"]
 
 
 class TCPServer:
-    """Subclass it and override `handle_stream`."""
+    """Subclass it and override `handle_stream`. ``httpserver.HTTPServer`` is one (as in
+    Tornado), whose engine accepts its connections instead (see `_add`)."""
 
     def __init__(
         self,
@@ -35,12 +37,22 @@ class TCPServer:
         max_buffer_size: int | None = None,
         read_chunk_size: int | None = None,
     ) -> None:
+        if isinstance(ssl_options, dict):
+            # Tornado 6.6.1: wrong paths fail here, not at the first client.
+            if "certfile" not in ssl_options:
+                raise KeyError('missing key "certfile" in ssl_options')
+            if not os.path.exists(ssl_options["certfile"]):
+                raise ValueError(f'certfile "{ssl_options["certfile"]}" does not exist')
+            if "keyfile" in ssl_options and not os.path.exists(ssl_options["keyfile"]):
+                raise ValueError(f'keyfile "{ssl_options["keyfile"]}" does not exist')
         self.ssl_options = ssl_options
         self.max_buffer_size = max_buffer_size
         self.read_chunk_size = read_chunk_size
-        self._sockets: dict[int, socket.socket] = {}  # by descriptor, as Tornado names it
+        # Tornado keeps the listening sockets by descriptor in this private attribute, and
+        # programs read it for a port-0 server's port.
+        self._sockets: dict[int, socket.socket] = {}
         self._handlers: dict[int, Callable[[], None]] = {}
-        self._pending_sockets: list[socket.socket] = []
+        self._pending_sockets: list[tuple[list[socket.socket], int]] = []
         self._started = False
         self._stopped = False
 
@@ -53,27 +65,12 @@ class TCPServer:
         flags: int | None = None,
         reuse_port: bool = False,
     ) -> None:
-        """Accept connections on ``port`` (``address`` "" or None: every interface)."""
-        sockets = bind_sockets(
-            port,
-            address=address,
-            family=family,
-            backlog=backlog,
-            flags=flags,
-            reuse_port=reuse_port,
-        )
-        self.add_sockets(sockets)
+        """Bind ``port`` (as `netutil.bind_sockets`) and accept connections at once."""
+        self._add(bind_sockets(port, address, family, backlog, flags, reuse_port), backlog)
 
     def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
-        """Accept connections on listening ``sockets`` (from ``netutil.bind_sockets``)."""
-        if self.ssl_options is not None:
-            raise NotSupportedError(
-                "tornado.tcpserver.TCPServer with ssl_options is not provided by "
-                "tornado_ws_compat: terminate TLS in front of it"
-            )
-        for sock in sockets:
-            self._sockets[sock.fileno()] = sock
-            self._handlers[sock.fileno()] = add_accept_handler(sock, self._handle_connection)
+        """Accept connections on sockets bound elsewhere (``netutil.bind_sockets``)."""
+        self._add(list(sockets), DEFAULT_BACKLOG)
 
     def add_socket(self, socket: socket.socket) -> None:
         """`add_sockets` for one socket."""
@@ -88,30 +85,31 @@ class TCPServer:
         flags: int | None = None,
         reuse_port: bool = False,
     ) -> None:
-        """Bind now, accept from `start` (deprecated in Tornado 6.3, as there)."""
-        sockets = bind_sockets(
-            port,
-            address=address,
-            family=family,
-            backlog=backlog,
-            flags=flags,
-            reuse_port=reuse_port,
-        )
+        """Bind now, accept from `start` on (at once if `start` has run)."""
+        sockets = bind_sockets(port, address, family, backlog, flags, reuse_port)
         if self._started:
-            self.add_sockets(sockets)
+            self._add(sockets, backlog)
         else:
-            self._pending_sockets.extend(sockets)
+            self._pending_sockets.append((sockets, backlog))
 
     def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
-        """Accept on the sockets given to `bind`, in ``num_processes`` forked processes."""
-        assert not self._started
-        self._started = True
+        """Accept connections on the sockets given to `bind`.
+
+        With ``num_processes`` other than 1, first fork that many worker processes (one per
+        core for ``None`` or 0) with `process.fork_processes`; every worker then accepts on
+        the same sockets, bound once before the fork (Tornado 6.6.1). No event loop may have
+        run in this process before a fork.
+        """
         if num_processes != 1:
             from tornado_ws_compat import process
 
             process.fork_processes(num_processes, max_restarts)
-        sockets, self._pending_sockets = self._pending_sockets, []
-        self.add_sockets(sockets)
+        if self._started:
+            raise RuntimeError(f"{type(self).__name__}.start() was already called")
+        self._started = True
+        pending, self._pending_sockets = self._pending_sockets, []
+        for sockets, backlog in pending:
+            self._add(sockets, backlog)
 
     def stop(self) -> None:
         """Stop accepting and close the listening sockets (connections stay open)."""
@@ -125,6 +123,17 @@ class TCPServer:
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> Awaitable[None] | None:
         """Serve one connection; override it (a coroutine, or a plain method)."""
         raise NotImplementedError()
+
+    def _add(self, sockets: list[socket.socket], backlog: int) -> None:
+        """Accept on listening ``sockets`` (``backlog`` is the engine's, for HTTPServer)."""
+        if self.ssl_options is not None:
+            raise NotSupportedError(
+                "tornado.tcpserver.TCPServer with ssl_options is not provided by "
+                "tornado_ws_compat: terminate TLS in front of it"
+            )
+        for sock in sockets:
+            self._sockets[sock.fileno()] = sock
+            self._handlers[sock.fileno()] = add_accept_handler(sock, self._handle_connection)
 
     def _handle_connection(self, connection: socket.socket, address: Any) -> None:
         try:
