@@ -41,7 +41,10 @@ def _routes(web: ModuleType) -> list[Any]:
 
     class Page(web.RequestHandler):  # type: ignore[name-defined,misc]
         def get(self) -> None:
-            self.write(_describe(self))
+            # The stream's socket too: programs read the peer's port or set options on it.
+            sock = self.request.connection.stream.socket
+            peer = sock.getpeername()
+            self.write(f"{_describe(self)} socket: {peer[0]} {peer[1] > 0} {sock.family.name}")
 
     class Socket(websocket.WebSocketHandler):  # type: ignore[name-defined,misc]
         def open(self) -> None:

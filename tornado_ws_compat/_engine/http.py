@@ -332,7 +332,8 @@ def _log_unclaimed(request: _EarlyRequest, task: asyncio.Task[Any]) -> None:
 
 
 class _ClosedView:
-    """The part of Tornado's IOStream a request handler may ask about: ``closed()``."""
+    """The part of Tornado's IOStream a request handler may ask about: ``closed()``, and
+    ``socket`` (programs read the peer's port or set socket options through it)."""
 
     __slots__ = ("_connection",)
 
@@ -342,6 +343,15 @@ class _ClosedView:
     def closed(self) -> bool:
         transport = self._connection.transport
         return transport is None or transport.is_closing()
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The connection's socket (None once it is closed), as the WebSocket's stream."""
+        transport = self._connection.transport
+        if transport is None or transport.is_closing():
+            return None
+        sock: socket.socket | None = transport.get_extra_info("socket")
+        return sock
 
 
 def _unread_bytes(transport: asyncio.BaseTransport) -> int:
