@@ -313,6 +313,14 @@ class PlainPage(WebSocketHandler):
         self.finish("not a socket")
 
 
+class Moved(WebSocketHandler):
+    """Redirects the upgrade, as an ``@authenticated`` socket does a stranger to login_url."""
+
+    def get(self, *args: Any, **kwargs: Any) -> None:
+        self.set_header("X-Why", "log in")
+        self.redirect("/login?next=%2Fmoved")
+
+
 @pytest.mark.asyncio
 async def test_refused_handshake_error_matches_tornado() -> None:
     """A refused handshake raises what Tornado 6.6.1's client raises: HTTPClientError with the
@@ -334,6 +342,7 @@ async def test_refused_handshake_error_matches_tornado() -> None:
             response.body,
             response.headers.get("X-Why"),
             response.headers.get("Content-Type"),
+            response.headers.get("Location"),
         ]
 
     async def attempt(connect: Any, url: str) -> Any:
@@ -343,9 +352,15 @@ async def test_refused_handshake_error_matches_tornado() -> None:
             return seen(error)
         raise AssertionError(f"{url} was accepted")
 
-    rules = [("/refuse", Refusing), ("/plain", PlainPage), ("/ws", Server, {"probe": Probe()})]
+    rules = [
+        ("/refuse", Refusing),
+        ("/plain", PlainPage),
+        ("/moved", Moved),
+        ("/ws", Server, {"probe": Probe()}),
+    ]
     async with serve(rules) as server:
-        for path in ("/refuse", "/missing", "/plain"):
+        # A redirect is refused too (not followed), its Location in the error's response.
+        for path in ("/refuse", "/missing", "/plain", "/moved"):
             url = server.url(path, scheme="ws")
             theirs = await attempt(tornado.websocket.websocket_connect, url)
             ours = await attempt(websocket_connect, url)

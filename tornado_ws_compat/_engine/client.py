@@ -23,17 +23,6 @@ __all__ = ["WebSocketClientConnection", "connect"]
 MessageCallback = Callable[[str | bytes | None], Any]
 
 
-class _Redirected(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-async def _refuse_redirect(session: Any, context: Any, params: Any) -> None:
-    # Tornado's client does not follow redirects during the handshake: a 3xx is an error.
-    raise _Redirected(params.response.status)
-
-
 class _Refused(Exception):
     """The server answered the upgrade with something other than 101: that answer, read."""
 
@@ -44,7 +33,10 @@ class _Refused(Exception):
 
 async def _read_refusal(request: HTTPRequest, session: Any, context: Any, params: Any) -> None:
     # Tornado 6.6.1 reads a refused handshake's whole answer and raises HTTPClientError with
-    # the server's reason phrase and that response (aiohttp would drop the body unread).
+    # the server's reason phrase and that response (aiohttp would drop the body unread). A
+    # redirect is such an answer too: Tornado's client does not follow one during the
+    # handshake, and the error's response carries its Location (an @authenticated socket's
+    # login page).
     answer = params.response
     if answer.status == 101:
         return
@@ -252,8 +244,9 @@ async def _open(
     elif target.startswith("wss://"):
         target = "https://" + target[6:]
     tracing = aiohttp.TraceConfig()
-    tracing.on_request_redirect.append(_refuse_redirect)
-    tracing.on_request_end.append(functools.partial(_read_refusal, request))
+    refuse = functools.partial(_read_refusal, request)
+    tracing.on_request_redirect.append(refuse)
+    tracing.on_request_end.append(refuse)
     session = aiohttp.ClientSession(trace_configs=[tracing])
     try:
         ws = await asyncio.wait_for(
@@ -269,9 +262,6 @@ async def _open(
             ),
             timeout=connect_timeout or request.connect_timeout,
         )
-    except _Redirected as exc:
-        await session.close()
-        raise HTTPClientError(exc.status) from None
     except _Refused as exc:
         await session.close()
         refusal = exc.response
