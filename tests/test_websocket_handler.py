@@ -1227,3 +1227,39 @@ async def test_access_log_line(caplog: pytest.LogCaptureFixture) -> None:
     # No Sec-WebSocket-Version: 426 (the version check comes before the key check).
     assert re.fullmatch(r"426 GET /ws \(127\.0\.0\.1\) \d+\.\d\dms", rejected.getMessage())
     assert rejected.levelno == logging.WARNING
+
+
+class _SlowOpen(WebSocketHandler):
+    """``open`` waits, then writes: the client has gone meanwhile, so the write raises."""
+
+    def initialize(self, seen: dict[str, Any]) -> None:
+        self.seen = seen
+
+    async def open(self) -> None:
+        self.seen["connection"] = self.ws_connection
+        self.seen["opening"].set()
+        await self.seen["release"].wait()
+        self.write_message("too late")
+
+    def on_close(self) -> None:
+        self.seen["on_close"] = True
+
+
+@pytest.mark.asyncio
+async def test_a_connection_dropped_during_open_that_then_fails_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server drops the socket while ``open`` awaits (``AsyncHTTPTestCase``'s teardown
+    does, ``abort_websockets``); ``open`` then fails writing. As on Tornado 6.6.1 the error is
+    logged and on_close does not run, and the connection is over: its ``closed`` future
+    resolves (it never did, so the teardown waited its whole timeout and failed)."""
+    seen: dict[str, Any] = {"opening": asyncio.Event(), "release": asyncio.Event()}
+    async with serve([("/ws", _SlowOpen, {"seen": seen})]) as server:
+        async with raw_websocket(server, "/ws"):
+            await wait(seen["opening"].wait())
+            seen["connection"].abort()
+            await settle()  # the socket's end is seen while open() still waits
+            seen["release"].set()
+            await wait(asyncio.shield(seen["connection"].closed))
+    assert "on_close" not in seen
+    assert any("Uncaught exception" in r.getMessage() for r in caplog.records)

@@ -1296,6 +1296,11 @@ class ServerConnection(_WriteFields):
         self.lifecycle.forgo_on_close()
         self.held = False  # so that the socket's end finalizes at once
         self.abort()
+        inbox = self._inbox
+        if inbox is not None and inbox.is_eof():
+            # The socket ended while open() ran (open then failed writing to it): that end
+            # waits in the queue behind open(), which nothing drains now.
+            self.finalize()
 
     def set_nodelay(self, value: bool) -> None:
         set_nodelay(self._transport, value)
