@@ -1,9 +1,12 @@
-"""aiohttp's frame reader and its message queue are made for a connection when a frame first
+"""What most connections never use is made when first needed.
+
+aiohttp's frame reader and its message queue are made for a connection when a frame first
 needs them (``ServerConnection.full_reader``): the common frames (a whole message in one
 frame, the peer's close frame) are delivered by ``FrameGuard`` alone, so most connections
 never make them. A connection that needs them midway (a fragmented message, a ping, a frame
-that breaks the protocol, messages or the end arriving while ``open`` waits) makes them
-then and behaves as before: messages in order, ``on_close`` once.
+that breaks the protocol, messages or the end arriving while ``open`` waits) makes them then
+and behaves as before: messages in order, ``on_close`` once. A connection's ``closed``
+future is made when first asked for, and is done at once when that is after the end.
 """
 
 from __future__ import annotations
@@ -137,3 +140,32 @@ async def test_a_peer_that_half_closes_without_a_reader_gets_on_close() -> None:
             conn.writer.write_eof()
             await conn.frames_until_eof()
         assert await recorder.wait("close") == (None, False)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("asked", ["before the end", "after the end"])
+async def test_closed_resolves_whenever_it_is_asked_for(asked: str) -> None:
+    recorder = Probe()
+    connections: list[Any] = []
+
+    class Kept(websocket.WebSocketHandler):
+        def open(self) -> None:
+            connections.append(self.ws_connection)
+
+        def on_close(self) -> None:
+            recorder.record("close")
+
+    async with serve([("/ws", Kept)]) as server:
+        async with raw_websocket(server, "/ws") as conn:
+            assert len(connections) == 1  # open ran as the 101 went out
+            closed = connections[0].closed if asked == "before the end" else None
+            if closed is not None:
+                assert not closed.done()
+            await conn.send_close(1000)
+            await conn.frames_until_eof()
+        await recorder.wait("close")
+        if closed is None:
+            closed = connections[0].closed
+            assert closed.done()  # at once: the end has come
+        await asyncio.wait_for(closed, 5.0)
+        assert connections[0].closed is closed  # one future, whoever asks

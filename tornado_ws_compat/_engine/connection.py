@@ -1011,6 +1011,7 @@ class ServerConnection(_WriteFields):
         "close_reason",
         "context",
         "direct",
+        "ended",
         "handler",
         "held",
         "params",
@@ -1067,7 +1068,10 @@ class ServerConnection(_WriteFields):
         self._inbox: _Inbox | None = None
         self.reader: WebSocketReader | None = None
         self.parser = FrameGuard(None, self, params.max_message_size)
-        self._closed: asyncio.Future[None] = self._loop.create_future()
+        # ``closed``: made when first asked for (most connections never are), done at once
+        # if that is after the end.
+        self._closed: asyncio.Future[None] | None = None
+        self.ended = False  # the socket is gone and on_close has run
         # What write_message returns when the data left at once: awaiting a done future
         # does not consume it, so one per connection serves every such write.
         self._flushed: asyncio.Future[None] | None = None  # created by the first write
@@ -1118,7 +1122,12 @@ class ServerConnection(_WriteFields):
     @property
     def closed(self) -> asyncio.Future[None]:
         """Resolves once the socket is gone and ``on_close`` has run."""
-        return self._closed
+        closed = self._closed
+        if closed is None:
+            closed = self._closed = self._loop.create_future()
+            if self.ended:
+                closed.set_result(None)
+        return closed
 
     def is_closing(self) -> bool:
         return self.lifecycle.is_closing() or self._transport.is_closing()
@@ -1321,9 +1330,8 @@ class ServerConnection(_WriteFields):
             )
         return self.reader
 
-    def run(self) -> asyncio.Future[None]:
-        """Start delivering messages (those that came during ``open`` first); returns the
-        future that resolves when the connection is gone and ``on_close`` has run."""
+    def run(self) -> None:
+        """Start delivering messages (those that came during ``open`` first)."""
         inbox = self._inbox
         if inbox is not None and (inbox._buffer or inbox.is_eof()):
             self._spawn(self._drain())
@@ -1331,7 +1339,6 @@ class ServerConnection(_WriteFields):
             self.held = False
             if self._peer_eof:  # the peer half-closed during open: close now
                 self.peer_eof()
-        return self._closed
 
     # ---- inbound: called by _Inbox from the transport's data_received ----
 
@@ -1429,8 +1436,10 @@ class ServerConnection(_WriteFields):
                 self.handler.on_ws_connection_close(self.close_code, self.close_reason)
             except Exception:
                 self.handler.log_exception(*sys.exc_info())
-        if not self._closed.done():
-            self._closed.set_result(None)
+        self.ended = True
+        closed = self._closed
+        if closed is not None and not closed.done():
+            closed.set_result(None)
         # Break the cycles between the connection and its parts (Tornado's _break_cycles),
         # so that a closed connection's memory (frame buffers, zlib streams) returns now
         # rather than at the next full garbage collection.
@@ -1477,7 +1486,10 @@ class ServerConnection(_WriteFields):
             self._release_backlog()  # close() sends what the transport holds, then closes
         transport = self._transport
         transport.close()
-        if transport.get_write_buffer_size() and not self._closed.done():
+        closed = self._closed
+        if transport.get_write_buffer_size() and not (
+            self.ended or (closed is not None and closed.done())
+        ):
             # Only a peer that does not read can keep the close waiting for a flush.
             self._close_timer = self._loop.call_later(self.params.close_timeout, transport.abort)
 

@@ -262,7 +262,9 @@ class _EarlyRequest:
 
     @property
     def secure(self) -> bool:  # as aiohttp's: https when the connection has TLS
-        return bool(self.protocol.ssl_context)
+        protocol = self.protocol
+        # (The transport is asked only when a listener of this server has TLS.)
+        return protocol._engine.tls and bool(protocol.ssl_context)
 
     @property
     def remote(self) -> str | None:  # as aiohttp's BaseRequest.remote, without building it
@@ -830,17 +832,16 @@ class _Protocol(AiohttpProtocol, _NoSecondNodelay):
     (the connection lost, closed or shut down before a byte came) wakes it too.
     """
 
-    __slots__ = ("_engine", "_kwargs", "_state")
+    __slots__ = ("_engine", "_state")
 
-    def __init__(self, engine: EngineServer, manager: _Server, **kwargs: Any) -> None:
+    def __init__(self, engine: EngineServer, manager: _Server) -> None:
         self._engine = engine
         if engine.wake_late:
             self._state = _ASLEEP
-            self._kwargs = kwargs
             # What is read of a protocol before it wakes: by the manager, the head's
             # deadline, a handshake that upgrades at once (accept_websocket, ssl_context).
             self._manager = manager
-            self._loop = kwargs["loop"]
+            self._loop = manager._loop
             self.transport = None
             self._paused = self._reading_paused = self._buffer_paused = False
             self._request_in_progress = False
@@ -851,7 +852,7 @@ class _Protocol(AiohttpProtocol, _NoSecondNodelay):
             self._cache = {}
             return
         self._state = _AWAKE
-        super().__init__(manager, **kwargs)
+        super().__init__(manager, loop=manager._loop, **manager._kwargs)
         self._parser = _HeadLimit(self._parser, self)  # type: ignore[assignment]
 
     def _wake(self) -> None:
@@ -859,8 +860,9 @@ class _Protocol(AiohttpProtocol, _NoSecondNodelay):
         connection already: _Server.connection_made passes while it wakes)."""
         transport = self.transport
         self._state = _WAKING
-        AiohttpProtocol.__init__(self, self._manager, **self._kwargs)  # type: ignore[arg-type]
-        del self._kwargs
+        manager = self._manager
+        assert manager is not None
+        AiohttpProtocol.__init__(self, manager, loop=self._loop, **manager._kwargs)
         self._parser = _HeadLimit(self._parser, self)  # type: ignore[assignment]
         if transport is not None:
             AiohttpProtocol.connection_made(self, transport)
@@ -947,7 +949,8 @@ class _Server(Server):
     """aiohttp's server, told when a connection ends so the handler can be too."""
 
     def __call__(self) -> AiohttpProtocol:
-        return _Protocol(self.engine, self, loop=self._loop, **self._kwargs)
+        # (aiohttp's protocol is given loop=self._loop and self._kwargs when it is set up.)
+        return _Protocol(self.engine, self)
 
     def __init__(self, engine: EngineServer, **kwargs: Any) -> None:
         super().__init__(engine.handle, request_factory=self._make_limited_request, **kwargs)
@@ -1095,6 +1098,8 @@ class EngineServer:
         }
         self._server: _Server | None = None
         self._listeners: list[asyncio.Server] = []
+        # Whether a listener has TLS (see _EarlyRequest.secure).
+        self.tls = False
         # Connections being closed by close_http_connections, resolved by connection_lost.
         self.closing: dict[AiohttpProtocol, asyncio.Future[None]] = {}
 
@@ -1110,6 +1115,8 @@ class EngineServer:
             # IOLoop.start() stops it gracefully on a signal, within the close timeout.
             close_timeout = self.application.settings.get("websocket_close_timeout", 5.0)
             register_server(self, loop, float(close_timeout))
+        if ssl_context is not None:
+            self.tls = True
         for sock in sockets:
             # create_server listens again: give it the backlog, or it uses its own 100.
             listener = await loop.create_server(
@@ -1167,11 +1174,10 @@ class EngineServer:
 
     def websocket_lost(self, connection: ServerConnection) -> None:
         """A WebSocket's socket is gone: forget it once its ``on_close`` has run."""
-        closed = connection.closed
-        if closed.done():
+        if connection.ended:
             self.websockets.discard(connection)
         else:  # a coroutine hook still holds its messages
-            closed.add_done_callback(lambda _: self.websockets.discard(connection))
+            connection.closed.add_done_callback(lambda _: self.websockets.discard(connection))
 
     def head_done(self, protocol: AiohttpProtocol) -> None:
         """A request head completed (or the connection ended): its deadline no longer runs."""
