@@ -433,7 +433,8 @@ def render(results: dict, meta: dict) -> str:
     lines.append(
         "- Server CPU per message/handshake = server process CPU time (user+system, all "
         f"threads, from /proc/PID/{meta.get('cpu_source', 'stat')}) over the measuring window "
-        "divided by the messages/handshakes completed in it."
+        "divided by the messages/handshakes completed in it; for handshakes, the median of "
+        "that figure over the window's equal parts (bench/README.md)."
     )
     mem = sorted({int(v) for s in servers for v in values(results, s, "memory", "conns") if v})
     if mem:
