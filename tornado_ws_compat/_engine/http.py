@@ -610,14 +610,22 @@ class _RequestConnection:
         ws_protocol._paused = protocol._paused
         reading_paused = protocol._reading_paused or protocol._buffer_paused
         tail, protocol._message_tail = protocol._message_tail, b""
-        protocol.keep_alive(False)
+        # A protocol that never woke (see _Protocol) has no idle timer and no request task:
+        # the manager merely forgets it.
+        asleep = getattr(protocol, "_state", _AWAKE) == _ASLEEP
+        if not asleep:
+            protocol.keep_alive(False)
         transport.set_protocol(ws_protocol)
         protocol.transport = None  # so that aiohttp neither writes to it nor closes it
         protocol._parser = None  # no more HTTP here (and not a declined upgrade to undo)
         if head is not None:
             transport.write(head)
-        if protocol._manager is not None:
-            Server.connection_lost(protocol._manager, protocol)  # aiohttp's bookkeeping only
+        manager = protocol._manager
+        if manager is not None:
+            if asleep:
+                manager._connections.pop(protocol, None)
+            else:
+                Server.connection_lost(manager, protocol)  # aiohttp's bookkeeping only
         self._upgraded = transport
         self.websocket = connection
         self._server.websockets.add(connection)
@@ -637,8 +645,8 @@ class _RequestConnection:
         # none (the usual case), nothing changes and nothing is paid per read.
         before = self._context
         after = contextvars.copy_context()
-        if len(after) == len(before) and all(
-            before.get(var, _UNSET) is value for var, value in after.items()
+        if len(after) == len(before) and (
+            not after or all(before.get(var, _UNSET) is value for var, value in after.items())
         ):
             return
         websocket = self.websocket
