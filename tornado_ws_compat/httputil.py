@@ -701,6 +701,7 @@ class HTTPServerRequest:
 
     path: str
     query: str
+    server_connection: object | None = None
 
     def __init__(
         self,
@@ -715,7 +716,8 @@ class HTTPServerRequest:
         protocol: str = "http",
         xheaders: bool = False,
         trusted_downstream: Iterable[str] = (),
-        *,
+        # Tornado 6.6.1's; not keyword-only: a keyword-only default costs a dict lookup per
+        # call, and every request (each handshake too) builds one of these.
         files: dict[str, list[Any]] | None = None,
         start_line: RequestStartLine | None = None,
         server_connection: object | None = None,
@@ -758,8 +760,9 @@ class HTTPServerRequest:
         self._query_arguments: dict[str, list[bytes]] | None = None
         self._body_arguments: dict[str, list[bytes]] | None = None
         self._arguments: dict[str, list[bytes]] | None = None
-        self._files: dict[str, list[Any]] = files if files is not None else {}
-        self.server_connection = server_connection
+        self._files: dict[str, list[Any]] = {} if files is None else files
+        if server_connection is not None:  # Tornado's; a class attribute (None) otherwise
+            self.server_connection = server_connection
         self._start_time = time.time()
         self._finish_time: float | None = None
         self._cookies: http.cookies.SimpleCookie | None = None
