@@ -191,7 +191,10 @@ async def test_a_subscriber_that_does_not_read_stays_bounded() -> None:
             app(room, Watch),
             shutdown_timeout=2.0,
             max_write_buffer=limit,
-            write_stall_timeout=0.2,
+            # Long enough that the ~5 messages between a full kernel buffer and a transport
+            # buffer past the limit cannot take it, even on a loaded machine (at 0.2 s one
+            # loaded run dropped the subscriber before its buffer passed the limit).
+            write_stall_timeout=1.0,
         ) as server,
         raw_websocket(server, "/sub") as stalled,
         aio_ws(server, "/sub") as reader,
