@@ -1,4 +1,5 @@
-"""Shared fixtures: every async test runs once on asyncio's default loop and once on uvloop."""
+"""Shared fixtures: every async test runs once on asyncio's default loop and once on uvloop
+(unless marked ``client_loop_uvloop_only``: its server is a subprocess with a loop of its own)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ except ImportError:  # pragma: no cover - uvloop is a hard dependency on Linux
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-        "asyncio": asyncio.new_event_loop
-    }
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {}
+    if item.get_closest_marker("client_loop_uvloop_only") is None or uvloop is None:
+        factories["asyncio"] = asyncio.new_event_loop
     if uvloop is not None:
         factories["uvloop"] = uvloop.new_event_loop
     return factories

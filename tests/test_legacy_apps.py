@@ -533,14 +533,13 @@ def swapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.asyncio
+@pytest.mark.client_loop_uvloop_only  # the run mode's test above covers both loops
 @pytest.mark.parametrize(("script", "args", "drive"), PROGRAMS, ids=[p[0] for p in PROGRAMS])
 async def test_legacy_program_runs_with_its_imports_changed(
     script: str, args: list[str], drive: Driver, poison: Path, swapped: Path
 ) -> None:
     """``from tornado_ws_compat import web`` instead of ``from tornado import web``: under
     plain ``python``, no alias, real Tornado blocked, the client sees the same."""
-    if "uvloop" not in type(asyncio.get_running_loop()).__module__:
-        pytest.skip("run on uvloop, the default loop, only: the run mode covers both loops")
     ours = await _transcript(script, args, drive, True, poison, swapped)
     assert ours == await _expected(script, args, drive, poison)
 
